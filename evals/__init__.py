@@ -1,0 +1,2 @@
+"""memspy.evals."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""memspy.pipelines."""
+__all__: list[str] = []

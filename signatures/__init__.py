@@ -1,0 +1,2 @@
+"""memspy.signatures."""
+__all__: list[str] = []

@@ -1,0 +1,50 @@
+"""Memory stores: the ``Store`` protocol, the embedded Qdrant engine store, the Qdrant server store, embedders."""
+
+from memspy.stores._types import (
+    DeleteOp,
+    InvalidFilterError,
+    InvalidNamespaceError,
+    InvalidValueError,
+    Item,
+    Namespace,
+    PutOp,
+    SearchItem,
+    StoreError,
+    StoreLockedError,
+)
+from memspy.stores.base import BaseStore, Store
+from memspy.stores.edge import EdgeStore
+from memspy.stores.embeddings import (
+    Bm25Embedder,
+    CallableEmbedder,
+    Embedder,
+    EmbedderUnavailableError,
+    MiniLMEmbedder,
+    as_embedder,
+    memspy_home,
+)
+from memspy.stores.qdrant import QdrantStore
+
+__all__ = [
+    "BaseStore",
+    "Bm25Embedder",
+    "CallableEmbedder",
+    "DeleteOp",
+    "EdgeStore",
+    "Embedder",
+    "EmbedderUnavailableError",
+    "InvalidFilterError",
+    "InvalidNamespaceError",
+    "InvalidValueError",
+    "Item",
+    "MiniLMEmbedder",
+    "Namespace",
+    "PutOp",
+    "QdrantStore",
+    "SearchItem",
+    "Store",
+    "StoreError",
+    "StoreLockedError",
+    "as_embedder",
+    "memspy_home",
+]
