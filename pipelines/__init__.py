@@ -1,2 +1,53 @@
-"""memspy.pipelines."""
-__all__: list[str] = []
+"""Memory pipelines: DSPy modules that compose signatures with a store."""
+
+from memspy.pipelines.lm import LocalModelUnavailableError, build_lm, configure_lm, resolve_model_name
+from memspy.pipelines.manager import (
+    AppliedOperation,
+    MemoryExtractionError,
+    MemoryManager,
+    create_memory_manager,
+)
+from memspy.pipelines.messages import MessageError, render_transcript
+from memspy.pipelines.namespaces import NamespaceConfigError, NamespaceTemplate, configurable, get_config
+from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
+from memspy.pipelines.schemas import (
+    Episode,
+    ExtractedMemory,
+    Memory,
+    RemoveDoc,
+    SchemaError,
+    Triple,
+    UserProfile,
+)
+from memspy.pipelines.store_manager import MemoryStoreManager, create_memory_store_manager
+from memspy.pipelines.usage import Usage
+
+__all__ = [
+    "AppliedOperation",
+    "Episode",
+    "ExtractedMemory",
+    "LocalModelUnavailableError",
+    "Memory",
+    "MemoryExtractionError",
+    "MemoryManager",
+    "MemoryStoreManager",
+    "MessageError",
+    "NamespaceConfigError",
+    "NamespaceTemplate",
+    "RankedMemory",
+    "RankingWeights",
+    "RemoveDoc",
+    "SchemaError",
+    "Triple",
+    "Usage",
+    "UserProfile",
+    "build_lm",
+    "configurable",
+    "configure_lm",
+    "create_memory_manager",
+    "create_memory_store_manager",
+    "get_config",
+    "render_transcript",
+    "resolve_model_name",
+    "search_memories",
+]

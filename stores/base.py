@@ -237,6 +237,23 @@ class BaseStore(ABC):
         """Delete many items in one all-or-nothing batch."""
         self.batch(deletes=[(k.namespace, k.key) if isinstance(k, DeleteOp) else k for k in keys])
 
+    def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]]) -> int:
+        """Merge fields into the values of existing items without re-embedding them; return how many changed.
+
+        For bookkeeping such as access counts: ``updated_at`` is left alone and missing keys are skipped.
+        """
+        ns = validate_namespace(namespace)
+        ids = {point_id(ns, validate_key(k)): p for k, p in patches.items()}
+        with self._lock:
+            found = self._retrieve(list(ids), with_vectors=True)
+            points = []
+            for pid, point in found.items():
+                value = encode_value({**point.payload["value"], **ids[pid]})
+                points.append(PointData(pid, {**point.payload, "value": value}, point.dense, point.sparse))
+            if points:
+                self._apply(points, [], found)
+        return len(points)
+
     # ---- reads -------------------------------------------------------------------------------
     def get(self, namespace: Namespace, key: str) -> Item | None:
         """Return the item or None."""
