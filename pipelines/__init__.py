@@ -1,5 +1,6 @@
 """Memory pipelines: DSPy modules that compose signatures with a store."""
 
+from memspy.pipelines.executor import ReflectionError, ReflectionExecutor, ReflectionFuture
 from memspy.pipelines.lm import LocalModelUnavailableError, build_lm, configure_lm, resolve_model_name
 from memspy.pipelines.manager import (
     AppliedOperation,
@@ -19,7 +20,8 @@ from memspy.pipelines.schemas import (
     Triple,
     UserProfile,
 )
-from memspy.pipelines.store_manager import MemoryStoreManager, create_memory_store_manager
+from memspy.pipelines.store_manager import MemoryStoreManager, create_memory_store_manager, default_store
+from memspy.pipelines.tools import MemoryTool, MemoryToolError, create_manage_memory_tool, create_search_memory_tool
 from memspy.pipelines.usage import Usage
 
 __all__ = [
@@ -31,11 +33,16 @@ __all__ = [
     "MemoryExtractionError",
     "MemoryManager",
     "MemoryStoreManager",
+    "MemoryTool",
+    "MemoryToolError",
     "MessageError",
     "NamespaceConfigError",
     "NamespaceTemplate",
     "RankedMemory",
     "RankingWeights",
+    "ReflectionError",
+    "ReflectionExecutor",
+    "ReflectionFuture",
     "RemoveDoc",
     "SchemaError",
     "Triple",
@@ -44,8 +51,11 @@ __all__ = [
     "build_lm",
     "configurable",
     "configure_lm",
+    "create_manage_memory_tool",
     "create_memory_manager",
     "create_memory_store_manager",
+    "create_search_memory_tool",
+    "default_store",
     "get_config",
     "render_transcript",
     "resolve_model_name",

@@ -117,6 +117,8 @@ def validate_operations(
         op = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
         action, kind = op.get("action"), op.get("kind")
         mid = str(op.get("id") or "")
+        if action == "none":
+            continue
         where = f"operation {n} ({action} {mid or ''})".replace(" )", ")")
         if action not in actions:
             errors.append(f"{where}: action {action!r} is not allowed; allowed: {list(actions)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dspy
 from pydantic import BaseModel, Field, create_model
@@ -45,7 +45,7 @@ def _operation_model(schemas: list[MemorySchema], actions: tuple[str, ...]) -> t
     for s in schemas[1:]:
         content_t = content_t | s.model
     fields: dict[str, Any] = {
-        "action": (Literal[actions], Field(description=MemoryOperation.model_fields["action"].description)),
+        "action": (Literal[(*actions, "none")], Field(description=MemoryOperation.model_fields["action"].description)),
         "kind": (Literal[kinds], Field(description="the memory kind of the content")),
         "content": (content_t | None, Field(default=None, description="the full memory; null for delete")),
     }
@@ -83,7 +83,7 @@ class MemoryManager(dspy.Module):
         )
         self.actions = actions
         op_model: Any = _operation_model(self.schemas, actions)
-        sig = ExtractMemories.with_updated_fields("operations", type_=list[op_model])
+        sig = ExtractMemories.with_updated_fields("operations", type_=Annotated[list[op_model], Field(min_length=1)])
         if not enable_inserts:
             sig = sig.append_instructions(
                 "Each kind holds exactly one document: update it with every new detail instead of inserting."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from typing import Any
 
 import dspy
@@ -18,11 +20,20 @@ from memspy.stores import BaseStore, Namespace
 __all__ = ["MemoryStoreManager", "create_memory_store_manager", "default_store"]
 
 
+_DEFAULT_STORES: dict[str, BaseStore] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_store(path: str = ".memspy/store") -> BaseStore:
-    """The embedded default store (``EdgeStore``) at ``path``."""
+    """The embedded default store (``EdgeStore``) at ``path``, opened once per process and shared."""
     from memspy.stores import EdgeStore
 
-    return EdgeStore(path)
+    key = os.path.abspath(path)
+    with _DEFAULT_LOCK:
+        store = _DEFAULT_STORES.get(key)
+        if store is None or getattr(store, "_closed", False):
+            store = _DEFAULT_STORES[key] = EdgeStore(path)
+        return store
 
 
 def _query_text(messages: list[dict[str, Any]], max_chars: int = 2000) -> str:

@@ -3,7 +3,7 @@ already stored, and returns the operations that bring the memory collection up t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dspy
 from pydantic import BaseModel, Field
@@ -14,8 +14,8 @@ __all__ = ["ExtractMemories", "MemoryOperation"]
 class MemoryOperation(BaseModel):
     """One change to the memory collection."""
 
-    action: Literal["insert", "update", "delete"] = Field(
-        description="insert a new memory, update an existing one by id, or delete an existing one by id"
+    action: Literal["insert", "update", "delete", "none"] = Field(
+        description="insert a new memory, update or delete an existing one by id, or none when nothing is worth keeping"
     )
     id: str | None = Field(
         default=None, description="for update and delete: the id of an existing memory, copied exactly; null for insert"
@@ -30,21 +30,17 @@ class MemoryOperation(BaseModel):
 # The pipeline narrows `kind`, `content` and `action` to the configured schemas and permissions
 # (pydantic types built at run time), so constrained decoding can only produce valid shapes.
 class ExtractMemories(dspy.Signature):
-    """You maintain an assistant's long-term memory about the people and things it talks with.
-    Read the conversation and the existing memories, then return the changes needed so that memory
-    holds every durable, useful fact: preferences, personal details, relationships, plans, decisions
-    and events worth recalling in a later conversation.
-
-    - Insert a memory for each new fact. Write it so it makes sense on its own, with names instead of pronouns.
-    - Update an existing memory (by its id) when the conversation refines, extends or corrects it;
-      give the complete new content, not only the change.
-    - Delete an existing memory (by its id) only when the conversation shows it is no longer true.
-    - Leave memories that are still accurate alone, and never repeat one that already exists.
-    - Skip small talk, greetings and anything only relevant to the current moment.
-    Use only ids that appear in the existing memories. Rate each memory's importance from 0.0 to 1.0."""
+    """Extract long-term memories from the conversation. For each lasting fact about the user or the people
+    and things they mention (preferences, personal details, relationships, plans, events), insert a memory that
+    stands on its own, naming people instead of using pronouns. When the conversation changes an existing memory,
+    update it by its id with the full new content; when it shows one is no longer true, delete it by its id.
+    Use only ids listed in the existing memories, and never insert a fact that is already stored.
+    Rate importance from 0.0 (trivial) to 1.0 (essential).
+    When there is nothing to remember, answer with one operation whose action is "none"."""
 
     conversation: str = dspy.InputField(desc="the conversation, one message per line, oldest first")
     existing_memories: str = dspy.InputField(desc="memories already stored, one JSON object per line with its id")
     memory_kinds: str = dspy.InputField(desc="the kinds of memory you may write and the fields each one has")
     corrections: str = dspy.InputField(desc="problems with your previous answer to fix now; empty on the first try")
-    operations: list[MemoryOperation] = dspy.OutputField(desc="the changes to apply; an empty list if none")
+    # min_length=1 plus the "none" action: small constrained models otherwise collapse to an empty list.
+    operations: Annotated[list[MemoryOperation], Field(min_length=1)] = dspy.OutputField(desc="the changes to apply")
