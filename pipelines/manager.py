@@ -105,9 +105,10 @@ class MemoryManager(dspy.Module):
             return existing
         have = {e.kind for e in existing}
         seeded = list(existing)
-        for s in self.schemas:  # a profile starts as an empty document the LM can only update
+        # A profile starts as an empty document with a stable id (the kind's name) that the LM can only update.
+        for s in self.schemas:
             if s.name not in have:
-                seeded.append(ExistingMemory(f"{s.name.lower()}-{uuid.uuid4().hex[:8]}", s.name, None, 0.5, True))
+                seeded.append(ExistingMemory(s.name.lower(), s.name, None, 0.5, True))
         return seeded
 
     def _step(self, conversation: str, working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:
@@ -116,7 +117,8 @@ class MemoryManager(dspy.Module):
         errors: list[str] = []
         for _attempt in range(self.max_retries + 1):
             try:
-                with measure(usage, "extract"):
+                # JSONAdapter unless the user chose one: ChatAdapter makes small models fail and retry.
+                with measure(usage, "extract"), dspy.context(adapter=dspy.settings.adapter or dspy.JSONAdapter()):
                     pred = self.extract(
                         conversation=conversation,
                         existing_memories=shown,

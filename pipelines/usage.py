@@ -67,6 +67,10 @@ class UsageMeter:
         with self._lock:
             self.total = Usage()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> UsageMeter:
+        # Optimizers deep-copy programs; a copy counts its own calls from zero.
+        return UsageMeter()
+
 
 def _lm_history_len() -> int:
     lm = dspy.settings.lm
