@@ -69,7 +69,8 @@ class _Task:
 
 def _accepted(manager: Callable[..., Any]) -> set[str] | None:
     """The keyword names ``manager`` accepts (None: any)."""
-    target = manager.forward if isinstance(manager, dspy.Module) and hasattr(manager, "forward") else manager
+    # type(manager).forward: reading `.forward` on a dspy.Module instance logs a warning.
+    target = type(manager).forward if isinstance(manager, dspy.Module) else manager
     try:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):

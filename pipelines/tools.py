@@ -19,9 +19,17 @@ from dspy.adapters.types.tool import _resolve_json_schema_reference
 from dspy.utils.callback import with_callbacks
 
 from memspy.pipelines.namespaces import NamespaceTemplate, configurable, get_config
-from memspy.pipelines.records import RecordChange, apply_changes, is_active, new_record, retired_record, updated_record
+from memspy.pipelines.records import (
+    ACTIVE,
+    RecordChange,
+    apply_changes,
+    is_active,
+    new_record,
+    retired_record,
+    updated_record,
+)
 from memspy.pipelines.retrieval import RankingWeights, search_memories
-from memspy.pipelines.schemas import Memory, MemorySchema, SchemaError, normalize_schemas
+from memspy.pipelines.schemas import Memory, MemorySchema, SchemaError, normalize_schemas, render_content
 from memspy.pipelines.store_manager import default_store
 from memspy.stores import BaseStore, InvalidFilterError, Namespace
 
@@ -107,8 +115,12 @@ class _ManageMemory(_Backend):  # create, update or delete one memory record
         if action == "create":
             if id:
                 raise MemoryToolError(f"create takes no id; to change memory {id!r} use action='update'")
-            key = str(uuid.uuid4())
             body = self._content(content)
+            text = render_content(body)
+            same = self.store.search(ns, filter={"text": text, "kind": self.schema.name, **ACTIVE}, limit=1)
+            if same:  # agents (small ones especially) repeat themselves: an exact duplicate is not stored twice
+                return f"memory {same[0].key} already holds this; nothing was created"
+            key = str(uuid.uuid4())
             record = new_record(self.schema.name, body, importance=0.5 if imp is None else imp, provenance=provenance)
             apply_changes(self.store, ns, [RecordChange("put", key, record, "insert")])
             return f"created memory {key}"

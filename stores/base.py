@@ -113,6 +113,9 @@ class BaseStore(ABC):
     def _namespace_paths(self, cf: CompiledFilter) -> list[str]: ...
     @abstractmethod
     def close(self) -> None: ...
+    @abstractmethod
+    def count(self) -> int:
+        """Number of items stored (all namespaces)."""
 
     def _journal_begin(self, upserts: list[PointData], deletes: list[str]) -> None:  # noqa: B027 - optional hook
         """Record a multi-operation batch before applying it (engines with a local journal override)."""

@@ -68,6 +68,7 @@ def test_embedder_section_uses_the_largest_store(result: dict[str, Any]) -> None
         assert _positive(emb[key]), key
     assert emb["query_embed"]["n"] == emb["search_with_embed"]["n"] == 4
     assert isinstance(emb["add_pass"], bool) and isinstance(emb["search_pass"], bool)
+    assert emb["cpu_ms_in_100ms_after_embed"] >= 0
     assert len(emb["rounds"]["embed_s"]) == len(emb["rounds"]["add_s"]) == 2
     assert emb["add_items_per_s"] == pytest.approx(30 / min(emb["rounds"]["add_s"]))
 

@@ -213,3 +213,14 @@ def test_tools_run_in_async_react(store: EdgeStore) -> None:
     out = asyncio.run(manage.acall(content="User is vegetarian"))
     assert store.get(("memories",), _key(out)).value["content"] == {"content": "User is vegetarian"}
     assert asyncio.run(manage.acall(action="update", id="nope", content="x")).startswith("Error:")
+
+
+def test_create_does_not_store_an_exact_duplicate(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    with EdgeStore(tmp_path / "dup", embedder=embedder) as store:
+        tool = create_manage_memory_tool(("memories", "{user_id}"), store=store)
+        with configurable(user_id="u1"):
+            first = tool.invoke({"content": "prefers dark mode", "action": "create"})
+            second = tool.invoke({"content": "prefers dark mode", "action": "create"})
+        assert first.startswith("created memory")
+        assert "already holds this" in second and first.split()[-1] in second
+        assert len(store.search(("memories", "u1"))) == 1
