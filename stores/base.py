@@ -68,6 +68,16 @@ class PointData:
     dense: list[float] | None = None
     sparse: Any = None  # has .indices and .values
 
+    def named_vectors(self, sparse_type: Any = None) -> dict[str, Any]:
+        """The point's vectors by name; an empty sparse vector is left out. ``sparse_type`` rebuilds it."""
+        out: dict[str, Any] = {}
+        if self.dense is not None:
+            out["dense"] = list(self.dense)
+        if self.sparse is not None and len(self.sparse.indices):
+            s = self.sparse
+            out["bm25"] = sparse_type(indices=list(s.indices), values=list(s.values)) if sparse_type else s
+        return out
+
 
 def _item_from(payload: dict[str, Any], score: float | None = None, *, with_score: bool = False) -> Item:
     ns = tuple(payload["ns_path"].split("\x1f"))

@@ -173,14 +173,7 @@ class EdgeStore(BaseStore):
         return out
 
     def _upsert(self, points: list[PointData]) -> None:
-        qpoints = []
-        for p in points:
-            vector: dict[str, Any] = {}
-            if p.dense is not None:
-                vector["dense"] = p.dense
-            if p.sparse is not None and len(p.sparse.indices):
-                vector["bm25"] = p.sparse
-            qpoints.append(qe.Point(id=p.id, payload=p.payload, vector=vector))
+        qpoints = [qe.Point(id=p.id, payload=p.payload, vector=p.named_vectors()) for p in points]
         self._shard.update(qe.UpdateOperation.upsert_points(qpoints))
 
     def _delete_ids(self, ids: list[str]) -> None:

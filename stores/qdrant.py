@@ -105,14 +105,9 @@ class QdrantStore(BaseStore):
         return out
 
     def _upsert(self, points: list[PointData]) -> None:
-        qpoints = []
-        for p in points:
-            vector: dict[str, Any] = {}
-            if p.dense is not None:
-                vector["dense"] = list(p.dense)
-            if p.sparse is not None and len(p.sparse.indices):
-                vector["bm25"] = models.SparseVector(indices=list(p.sparse.indices), values=list(p.sparse.values))
-            qpoints.append(models.PointStruct(id=p.id, payload=p.payload, vector=vector))
+        qpoints = [
+            models.PointStruct(id=p.id, payload=p.payload, vector=p.named_vectors(models.SparseVector)) for p in points
+        ]
         self.client.upsert(self.collection, qpoints, wait=True)
 
     def _delete_ids(self, ids: list[str]) -> None:
