@@ -274,6 +274,13 @@ def format_report(result: dict[str, Any]) -> str:
             ],
             [f"(b) EdgeStore.put_many with embedding, batch {cfg['batch']}: items/s", emb["add_items_per_s"]],
             ["(b) / (a)", r_add, f">= {emb['add_target']}", _verdict(emb["add_pass"], r_add)],
+            ["(b') the same with durability='wal': items/s", emb["add_wal_items_per_s"]],
+            [
+                "(b') / (a)",
+                emb["add_wal_vs_embed"],
+                f">= {emb['add_target']}",
+                _verdict(emb["add_wal_pass"], emb["add_wal_vs_embed"]),
+            ],
             [f"(c) embed_query alone, {c['n']} queries: p50 / p95 ms", pair.format(**c)],
             [
                 f"(d) EdgeStore.search with query embedding, {emb['store_items']:,} items: p50 / p95 ms",

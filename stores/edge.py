@@ -6,8 +6,9 @@ import fcntl
 import json
 import os
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import qdrant_edge as qe
 
@@ -52,6 +53,8 @@ class EdgeStore(BaseStore):
         embedder: Dense embedder or ``list[str] -> vectors`` callable (default: offline MiniLM).
         dim: Dimension of a callable embedder without a ``dim`` attribute.
         index_fields: Value fields to embed (default: ``content`` if present, else the whole value).
+        durability: ``"flush"`` (default) syncs every write to disk before it returns; ``"wal"`` relies on
+            the write-ahead log, which survives a process crash, and syncs every ``flush_interval_s``.
 
     Raises:
         StoreLockedError: another process or open store already uses ``path``.
@@ -63,8 +66,20 @@ class EdgeStore(BaseStore):
         [{'content': 'prefers dark mode'}]
     """
 
-    def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Literal["flush", "wal"] = "flush",
+        flush_interval_s: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        if durability not in ("flush", "wal"):
+            raise ValueError(f"durability must be 'flush' or 'wal', got {durability!r}")
+        self.durability = durability
+        self.flush_interval_s = flush_interval_s
+        self._last_flush = time.monotonic()
         self.path = Path(path).resolve()
         self.path.mkdir(parents=True, exist_ok=True)
         self._key = str(self.path)
@@ -180,7 +195,13 @@ class EdgeStore(BaseStore):
         self._shard.update(qe.UpdateOperation.delete_points(list[Any](ids)))
 
     def _flush(self) -> None:
-        self._shard.flush()
+        # "flush": segments synced on every write. "wal": the write-ahead log (written before update()
+        # returns) carries writes across a process crash; segments are synced at most every
+        # flush_interval_s and on close. Several times the batched write throughput; see `memspy bench`.
+        now = time.monotonic()
+        if self.durability == "flush" or now - self._last_flush >= self.flush_interval_s:
+            self._shard.flush()
+            self._last_flush = now
 
     def _query(
         self, dense: list[float] | None, sparse: Any, cf: CompiledFilter, limit: int, offset: int

@@ -104,3 +104,20 @@ def test_custom_callable_embedder_and_dimension_guard(tmp_path: Path) -> None:
         assert s.search(U1, query="banana")[0].key == "a"
     with pytest.raises(StoreError, match="3-dim"):
         EdgeStore(tmp_path / "s")  # default MiniLM is 384-dim
+
+
+def test_wal_durability_survives_a_kill(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    proc = _run(f"""
+        import os
+        from memspy.stores import EdgeStore, PutOp
+        s = EdgeStore({str(path)!r}, durability="wal", flush_interval_s=3600)
+        s.put_many([PutOp(("memories", "u1"), f"k{{i}}", {{"content": f"fact {{i}}"}}) for i in range(20)])
+        os._exit(0)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    with EdgeStore(path) as s:
+        assert s.count() == 20
+        assert s.search(U1, query="fact 7", limit=1)[0].value == {"content": "fact 7"}
+    with pytest.raises(ValueError, match="durability"):
+        EdgeStore(tmp_path / "x", durability="sometimes")  # type: ignore[arg-type]
