@@ -1,2 +1,25 @@
-"""memspy.evals."""
-__all__: list[str] = []
+"""Evaluation: LoCoMo and JSONL datasets, retrieval and QA metrics, the eval harness, benchmarks."""
+
+from memspy.evals.harness import EvalConfig, run_eval
+from memspy.evals.jsonl import load_dataset
+from memspy.evals.locomo import Conversation, Question, Session, Turn, load_locomo
+from memspy.evals.metrics import locomo_f1, qa_score, recall_at_k, token_f1
+from memspy.evals.pipelines import Hit, MemoryPipeline, PipelineContext
+
+__all__ = [
+    "Conversation",
+    "EvalConfig",
+    "Hit",
+    "MemoryPipeline",
+    "PipelineContext",
+    "Question",
+    "Session",
+    "Turn",
+    "load_dataset",
+    "load_locomo",
+    "locomo_f1",
+    "qa_score",
+    "recall_at_k",
+    "run_eval",
+    "token_f1",
+]
