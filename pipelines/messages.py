@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["MessageError", "message_ids", "normalize_messages", "render_transcript"]
+__all__ = ["MessageError", "message_ids", "normalize_messages", "render_transcript", "supporting_messages"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("the and for that this with are was were has have had you your she her his him they them our".split())
 
 
 class MessageError(ValueError):
@@ -103,3 +107,27 @@ def render_transcript(messages: Any) -> str:
 def message_ids(messages: Any) -> list[str]:
     """Each message's id if it has one, else its index as a string."""
     return [str(m.get("id") or i) for i, m in enumerate(normalize_messages(messages))]
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
+
+
+def supporting_messages(content: Any, messages: list[dict[str, Any]], ids: list[str], max_ids: int = 3) -> list[str]:
+    """The ids of the messages a memory most likely came from, by word overlap; all ids when none stands out.
+
+    Provenance then points at the turns that support a memory rather than at its whole batch, so
+    evidence recall can be measured per memory.
+    """
+    from memspy.pipelines.schemas import render_content
+
+    target = _words(render_content(content))
+    if not target:
+        return list(ids)
+    scored = []
+    for mid, m in zip(ids, messages, strict=True):
+        overlap = len(target & _words(_content_text(m.get("content")))) / len(target)
+        if overlap >= 0.3:
+            scored.append((overlap, mid))
+    scored.sort(key=lambda t: -t[0])
+    return [mid for _, mid in scored[:max_ids]] or list(ids)

@@ -10,7 +10,7 @@ from typing import Any
 import dspy
 
 from memspy.pipelines.manager import MemoryManager
-from memspy.pipelines.messages import message_ids, normalize_messages
+from memspy.pipelines.messages import message_ids, normalize_messages, supporting_messages
 from memspy.pipelines.namespaces import NamespaceTemplate
 from memspy.pipelines.records import ACTIVE, RecordChange, apply_changes, new_record, retired_record, updated_record
 from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
@@ -104,7 +104,8 @@ class MemoryStoreManager(dspy.Module):
         thread = thread_id or ((config or {}).get("configurable", {}).get("thread_id"))
         existing = self._existing(ns, msgs)
         pred = self.manager(messages=msgs, existing=existing)
-        provenance = {"source": "extraction", "thread_id": thread, "message_ids": message_ids(msgs)}
+        ids = message_ids(msgs)
+        provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
         store = self._store()
         olds = {i.key: i.value for i in (store.get(ns, op.id) for op in pred.operations if op.action != "insert") if i}
         changes: list[RecordChange] = []
@@ -119,10 +120,12 @@ class MemoryStoreManager(dspy.Module):
                     else RecordChange("put", op.id, retired_record(old, provenance=provenance), "delete")
                 )
             elif old is None:  # insert, or the first write of a profile document
-                rec = new_record(op.kind, op.content, importance=op.importance, provenance=provenance)
+                support = {**provenance, "message_ids": supporting_messages(op.content, msgs, ids)}
+                rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
                 changes.append(RecordChange("put", op.id, rec, "insert"))
             else:
-                rec = updated_record(old, op.content, importance=op.importance, provenance=provenance)
+                support = {**provenance, "message_ids": supporting_messages(op.content, msgs, ids)}
+                rec = updated_record(old, op.content, importance=op.importance, provenance=support)
                 changes.append(RecordChange("put", op.id, rec, "update"))
         events = apply_changes(store, ns, changes)
         return dspy.Prediction(events=events, memories=list(pred.memories), usage=pred.usage, namespace=ns)

@@ -52,3 +52,18 @@ def test_bad_messages_are_named() -> None:
         render_transcript([{"role": "user", "content": "hi"}, {"content": "no role"}])
     with pytest.raises(MessageError, match=r"messages\[0\]"):
         render_transcript([42])
+
+
+def test_supporting_messages_point_at_the_source_turns() -> None:
+    from memspy.pipelines.messages import supporting_messages
+    from memspy.pipelines.schemas import Memory
+
+    msgs = [
+        {"role": "user", "content": "I adopted a beagle puppy called Biscuit last week."},
+        {"role": "assistant", "content": "Lovely! How is the training going?"},
+        {"role": "user", "content": "I am training for the Lisbon half marathon."},
+    ]
+    ids = ["D1:1", "D1:2", "D1:3"]
+    assert supporting_messages(Memory(content="The user has a beagle named Biscuit"), msgs, ids) == ["D1:1"]
+    assert supporting_messages(Memory(content="Runs the Lisbon half marathon"), msgs, ids) == ["D1:3"]
+    assert supporting_messages(Memory(content="Completely unrelated words"), msgs, ids) == ids
