@@ -9,7 +9,9 @@ from memspy.pipelines.manager import (
     create_memory_manager,
 )
 from memspy.pipelines.messages import MessageError, render_transcript
+from memspy.pipelines.multi_prompt_optimizer import MultiPromptOptimizer, create_multi_prompt_optimizer
 from memspy.pipelines.namespaces import NamespaceConfigError, NamespaceTemplate, configurable, get_config
+from memspy.pipelines.prompt_optimizer import Prompt, PromptOptimizationError, PromptOptimizer, create_prompt_optimizer
 from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
 from memspy.pipelines.schemas import (
     Episode,
@@ -36,8 +38,12 @@ __all__ = [
     "MemoryTool",
     "MemoryToolError",
     "MessageError",
+    "MultiPromptOptimizer",
     "NamespaceConfigError",
     "NamespaceTemplate",
+    "Prompt",
+    "PromptOptimizationError",
+    "PromptOptimizer",
     "RankedMemory",
     "RankingWeights",
     "ReflectionError",
@@ -54,6 +60,8 @@ __all__ = [
     "create_manage_memory_tool",
     "create_memory_manager",
     "create_memory_store_manager",
+    "create_multi_prompt_optimizer",
+    "create_prompt_optimizer",
     "create_search_memory_tool",
     "default_store",
     "get_config",

@@ -1,4 +1,4 @@
-"""The ``memspy`` command line: ``demo``, ``doctor``, ``bench``."""
+"""The ``memspy`` command line: ``demo``, ``doctor``, ``bench``, ``eval``, ``optimize``, ``tune``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,26 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_DELEGATED = {
+    "bench": "store and embedder benchmarks, ratios against same-run baselines (memspy bench --help)",
+    "eval": "LoCoMo / JSONL evaluation: evidence R@k, QA, cost, latency (memspy eval --help)",
+    "optimize": "compile a memory pipeline with a DSPy optimizer (memspy optimize --help)",
+    "tune": "optuna study over retrieval and pipeline knobs (memspy tune --help)",
+}
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    if command == "bench":
+        from memspy.evals.bench import main as run
+    elif command == "eval":
+        from memspy.evals.cli import main as run
+    elif command == "optimize":
+        from memspy.pipelines.optimize_cli import main as run
+    else:
+        from memspy.pipelines.tune_cli import main as run
+    return int(run(rest) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``memspy`` command."""
     parser = argparse.ArgumentParser(prog="memspy", description="Long-term memory for LLM agents, on DSPy + Qdrant.")
@@ -73,12 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc = sub.add_parser("doctor", help="check the configured LM, embedder and store")
     doc.add_argument("--lm", default=None)
     doc.add_argument("--path", default=".memspy/store")
-    sub.add_parser("bench", help="store and embedder benchmarks (see memspy.evals.bench)", add_help=False)
+    for name, help_text in _DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":
-        from memspy.evals.bench import main as bench_main
-
-        return bench_main(rest)
+    if args.command in _DELEGATED:
+        return _delegate(args.command, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "doctor":
