@@ -1,5 +1,7 @@
 """Memory pipelines: DSPy modules that compose signatures with a store."""
 
+from memspy.pipelines.episodes import EpisodeConsolidator, EpisodicStepError, TurnEpisodeExtractor
+from memspy.pipelines.episodic import EpisodicMemory
 from memspy.pipelines.executor import ReflectionError, ReflectionExecutor, ReflectionFuture
 from memspy.pipelines.lm import LocalModelUnavailableError, build_lm, configure_lm, resolve_model_name
 from memspy.pipelines.manager import (
@@ -11,7 +13,9 @@ from memspy.pipelines.manager import (
 from memspy.pipelines.messages import MessageError, render_transcript
 from memspy.pipelines.multi_prompt_optimizer import MultiPromptOptimizer, create_multi_prompt_optimizer
 from memspy.pipelines.namespaces import NamespaceConfigError, NamespaceTemplate, configurable, get_config
+from memspy.pipelines.privacy import PiiRedactor, redact_patterns
 from memspy.pipelines.prompt_optimizer import Prompt, PromptOptimizationError, PromptOptimizer, create_prompt_optimizer
+from memspy.pipelines.reflection import Reflector
 from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
 from memspy.pipelines.schemas import (
     Episode,
@@ -29,6 +33,9 @@ from memspy.pipelines.usage import Usage
 __all__ = [
     "AppliedOperation",
     "Episode",
+    "EpisodeConsolidator",
+    "EpisodicMemory",
+    "EpisodicStepError",
     "ExtractedMemory",
     "LocalModelUnavailableError",
     "Memory",
@@ -41,6 +48,7 @@ __all__ = [
     "MultiPromptOptimizer",
     "NamespaceConfigError",
     "NamespaceTemplate",
+    "PiiRedactor",
     "Prompt",
     "PromptOptimizationError",
     "PromptOptimizer",
@@ -49,9 +57,11 @@ __all__ = [
     "ReflectionError",
     "ReflectionExecutor",
     "ReflectionFuture",
+    "Reflector",
     "RemoveDoc",
     "SchemaError",
     "Triple",
+    "TurnEpisodeExtractor",
     "Usage",
     "UserProfile",
     "build_lm",
@@ -65,6 +75,7 @@ __all__ = [
     "create_search_memory_tool",
     "default_store",
     "get_config",
+    "redact_patterns",
     "render_transcript",
     "resolve_model_name",
     "search_memories",

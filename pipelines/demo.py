@@ -13,6 +13,7 @@ from typing import Any
 import dspy
 from tqdm.auto import tqdm
 
+from memspy.pipelines._demo_episodic import run_episodic_demo
 from memspy.pipelines.executor import ReflectionExecutor
 from memspy.pipelines.namespaces import configurable
 from memspy.pipelines.schemas import Triple, UserProfile
@@ -104,6 +105,7 @@ PARTS: dict[str, Callable[[BaseStore, dict[str, Any], Usage], None]] = {
     "profile": _profile,
     "tools": _tools,
     "background": _background,
+    "episodic": lambda store, data, usage: usage.merge(run_episodic_demo(store)),
 }
 
 

@@ -1,5 +1,6 @@
 """Every DSPy signature of memspy: the framework's whole prompt surface."""
 
+from memspy.signatures.episodes import ConsolidateEpisode, ExtractTurnEpisodes, TurnSummary
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
 from memspy.signatures.optimization import (
     ApplyPromptUpdate,
@@ -8,16 +9,25 @@ from memspy.signatures.optimization import (
     ReflectOnPrompt,
     RewritePrompt,
 )
+from memspy.signatures.privacy import FindPersonalData, PersonalDataSpan
 from memspy.signatures.qa import AnswerFromMemories, JudgeAnswer
+from memspy.signatures.reflection import GenerateReflections, ReflectionOperation
 
 __all__ = [
     "AnswerFromMemories",
     "ApplyPromptUpdate",
     "AttributeFeedback",
+    "ConsolidateEpisode",
     "ExtractMemories",
+    "ExtractTurnEpisodes",
+    "FindPersonalData",
+    "GenerateReflections",
     "JudgeAnswer",
     "MemoryOperation",
+    "PersonalDataSpan",
     "ProposePromptUpdate",
     "ReflectOnPrompt",
+    "ReflectionOperation",
     "RewritePrompt",
+    "TurnSummary",
 ]
