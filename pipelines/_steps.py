@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 
 class EpisodicStepError(MemoryExtractionError):
-    """An episodic step's LM output stayed invalid after every retry; nothing was stored.
+    """A step's LM output (episodic steps, memory extraction) stayed invalid after every retry; nothing was stored.
 
     Attributes:
         step: The predictor that failed (``extract_turns``, ``consolidate``, ``reflect`` or ``find_pii``).

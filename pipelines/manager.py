@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 import dspy
 from pydantic import BaseModel, Field, create_model
 
+from memspy.pipelines._steps import EpisodicStepError, run_step
 from memspy.pipelines._validate import ExistingMemory, MemoryExtractionError, parse_existing, validate_operations
 from memspy.pipelines.messages import render_transcript
 from memspy.pipelines.schemas import ExtractedMemory, MemorySchema, RemoveDoc, normalize_schemas
-from memspy.pipelines.usage import Usage, UsageMeter, measure
+from memspy.pipelines.usage import Usage, UsageMeter
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
 
 __all__ = ["AppliedOperation", "MemoryExtractionError", "MemoryManager", "create_memory_manager", "resolve_lm"]
@@ -113,28 +114,26 @@ class MemoryManager(dspy.Module):
 
     def _step(self, conversation: str, working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:
         shown = "\n".join(e.prompt_line() for e in working) or "(none)"
-        corrections = ""
-        errors: list[str] = []
-        for _attempt in range(self.max_retries + 1):
-            try:
-                # JSONAdapter unless the user chose one: ChatAdapter makes small models fail and retry.
-                with measure(usage, "extract"), dspy.context(adapter=dspy.settings.adapter or dspy.JSONAdapter()):
-                    pred = self.extract(
-                        conversation=conversation,
-                        existing_memories=shown,
-                        memory_kinds=self._kinds_text(),
-                        corrections=corrections,
-                    )
-            except (dspy.utils.exceptions.AdapterParseError, ValueError) as e:
-                errors = [f"the answer could not be parsed: {str(e)[:300]}"]
-            else:
-                ops, errors = validate_operations(
-                    pred.operations, working, self.schemas, self.actions, merge_updates=not self.enable_inserts
-                )
-                if not errors:
-                    return [AppliedOperation(**op) for op in ops]
-            corrections = "Your previous answer was rejected:\n- " + "\n- ".join(errors)
-        raise MemoryExtractionError(errors, attempts=self.max_retries + 1)
+
+        def validate(pred: dspy.Prediction) -> tuple[list[dict[str, Any]], list[str]]:
+            return validate_operations(
+                pred.operations, working, self.schemas, self.actions, merge_updates=not self.enable_inserts
+            )
+
+        try:
+            ops = run_step(
+                self.extract,
+                "extract",
+                usage,
+                validate,
+                self.max_retries,
+                conversation=conversation,
+                existing_memories=shown,
+                memory_kinds=self._kinds_text(),
+            )
+        except EpisodicStepError as e:  # reported as the memory manager's own error type
+            raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+        return [AppliedOperation(**op) for op in ops]
 
     def forward(self, messages: Any, existing: Any = None, max_steps: int | None = None) -> dspy.Prediction:
         """Update the memory collection from ``messages``.
