@@ -31,7 +31,7 @@ $(VENV)/.local: | $(VENV)/.deps
 	touch $@
 
 local: install $(VENV)/.local
-	$(BIN)/python -m memspy.pipelines._model_files
+	$(BIN)/python -c "from memspy.pipelines._model_files import main; raise SystemExit(main())"
 
 demo: local
 	$(BIN)/memspy demo
