@@ -19,6 +19,7 @@ class Usage:
     """LM calls and tokens, in total and per step (predictor name)."""
 
     calls: int = 0
+    cached_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     by_step: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -27,29 +28,35 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def add(self, step: str, calls: int, prompt: int, completion: int) -> None:
+    def add(self, step: str, calls: int, prompt: int, completion: int, cached: int = 0) -> None:
         self.calls += calls
+        self.cached_calls += cached
         self.prompt_tokens += prompt
         self.completion_tokens += completion
-        s = self.by_step.setdefault(step, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
+        s = self.by_step.setdefault(step, {"calls": 0, "cached_calls": 0, "prompt_tokens": 0, "completion_tokens": 0})
         s["calls"] += calls
+        s["cached_calls"] = s.get("cached_calls", 0) + cached
         s["prompt_tokens"] += prompt
         s["completion_tokens"] += completion
 
     def merge(self, other: Usage) -> None:
         for step, s in other.by_step.items():
-            self.add(step, s["calls"], s["prompt_tokens"], s["completion_tokens"])
+            self.add(step, s["calls"], s["prompt_tokens"], s["completion_tokens"], s.get("cached_calls", 0))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "cached_calls": self.cached_calls,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "by_step": self.by_step,
         }
 
     def __str__(self) -> str:
-        return f"{self.calls} LM calls, {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens"
+        cached = f" ({self.cached_calls} served from DSPy's cache, no tokens spent)" if self.cached_calls else ""
+        return (
+            f"{self.calls} LM calls{cached}, {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens"
+        )
 
 
 class UsageMeter:
@@ -72,26 +79,33 @@ class UsageMeter:
         return UsageMeter()
 
 
-def _lm_history_len() -> int:
+def _lm_history() -> list[dict[str, Any]]:
     lm = dspy.settings.lm
-    return len(getattr(lm, "history", [])) if lm is not None else 0
+    history: list[dict[str, Any]] = getattr(lm, "history", []) if lm is not None else []
+    return history
 
 
 @contextmanager
 def measure(usage: Usage, step: str) -> Iterator[None]:
     """Count the LM calls and tokens of the code inside the block under ``step``.
 
-    Calls are counted from the LM's history (so adapter retries count); tokens come from DSPy's
-    usage tracker (LMs that report no usage, such as ``DummyLM``, count zero tokens).
+    Calls are counted from the LM's history (so adapter retries count), cache hits (logged with no usage by a
+    caching LM) separately; tokens come
+    from DSPy's usage tracker, which skips cache hits (LMs that report no usage, such as ``DummyLM``, count
+    zero tokens).
     """
-    start = _lm_history_len()
+    start = len(_lm_history())
     with dspy.settings.context(track_usage=True), track_usage() as tracker:
         try:
             yield
         finally:
-            calls = max(_lm_history_len() - start, 0)
+            new = _lm_history()[start:]
+            lm = dspy.settings.lm
+            # DSPy's own rule for whether an LM's answers are cached; a cache hit is logged with empty usage.
+            caching = bool(getattr(lm, "cache", False)) and getattr(lm, "_cache_responses", True)
+            cached = sum(1 for e in new if not e.get("usage")) if caching else 0
             entries = [e for es in tracker.usage_data.values() for e in es]
-            calls = max(calls, len(entries))
+            calls = max(len(new), len(entries))
             prompt = sum(int(e.get("prompt_tokens") or 0) for e in entries)
             completion = sum(int(e.get("completion_tokens") or 0) for e in entries)
-            usage.add(step, calls, prompt, completion)
+            usage.add(step, calls, prompt, completion, cached)
