@@ -12,8 +12,13 @@ os.environ.pop("MEMSPY_LM", None)
 
 import dspy
 import pytest
+from hypothesis import settings
 
 from memspy.stores import MiniLMEmbedder
+
+# The same examples on every run: CI must not pass or fail by chance.
+settings.register_profile("memspy", derandomize=True, deadline=None)
+settings.load_profile("memspy")
 
 
 @pytest.fixture(scope="session", autouse=True)
