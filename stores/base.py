@@ -51,7 +51,7 @@ class BaseStore(ABC):
         dim: int | None = None,
         sparse_embedder: SparseEmbedder | None = None,
         index_fields: list[str] | None = None,
-        prefetch_factor: int = 4,
+        prefetch_factor: int = 8,
     ) -> None:
         self.embedder: Embedder = as_embedder(embedder, dim=dim)
         self.sparse_embedder: SparseEmbedder = sparse_embedder or Bm25Embedder()
