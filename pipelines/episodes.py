@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, RootModel, create_model
 
 from memspy.pipelines._steps import EpisodicStepError, run_step
 from memspy.pipelines._turns import Turn, parse_yes_no, render_summaries, split_turns, turn_record
-from memspy.pipelines.manager import resolve_lm
+from memspy.pipelines.manager import predictor
 from memspy.pipelines.usage import Usage, UsageMeter
 from memspy.signatures.episodes import ConsolidateEpisode, ExtractTurnEpisodes, TurnSummary
 
@@ -41,10 +41,7 @@ class TurnEpisodeExtractor(dspy.Module):
                 f"{previous_turns}, {max_retries}, {turns_per_call}"
             )
         self.previous_turns, self.turns_per_call, self.max_retries = previous_turns, turns_per_call, max_retries
-        self.extract_turns = dspy.Predict(ExtractTurnEpisodes)
-        resolved = resolve_lm(lm)
-        if resolved is not None:
-            self.extract_turns.set_lm(resolved)
+        self.extract_turns = predictor(ExtractTurnEpisodes, lm)
         self.usage = UsageMeter()
 
     def _signature(self, ids: list[str]) -> Any:
@@ -136,10 +133,7 @@ class EpisodeConsolidator(dspy.Module):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.max_retries = max_retries
-        self.consolidate = dspy.Predict(ConsolidateEpisode)
-        resolved = resolve_lm(lm)
-        if resolved is not None:
-            self.consolidate.set_lm(resolved)
+        self.consolidate = predictor(ConsolidateEpisode, lm)
         self.usage = UsageMeter()
 
     def forward(self, turns: list[dict[str, Any]]) -> Any:

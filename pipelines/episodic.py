@@ -24,6 +24,7 @@ from memspy.pipelines._episodic_records import (
 from memspy.pipelines._sessions import OpenSessions, session_id_from
 from memspy.pipelines._turns import TURN_TEXT_FIELDS, render_summaries, split_turns, system_prompt_of, with_verdicts
 from memspy.pipelines.episodes import EPISODE_TEXT_FIELDS, EpisodeConsolidator, TurnEpisodeExtractor
+from memspy.pipelines.manager import resolve_lm
 from memspy.pipelines.messages import normalize_messages
 from memspy.pipelines.namespaces import NamespaceTemplate
 from memspy.pipelines.privacy import PiiRedactor
@@ -90,6 +91,7 @@ class EpisodicMemory(dspy.Module):
         self.store = store
         self.namespace = NamespaceTemplate(namespace)
         self.reflection_namespace = NamespaceTemplate(reflection_namespace)
+        lm = resolve_lm(lm)  # once: a model string must not load one local model per step
         self.turn_extractor = TurnEpisodeExtractor(
             lm, previous_turns=previous_turns, turns_per_call=turns_per_call, max_retries=max_retries
         )

@@ -17,7 +17,14 @@ from memspy.pipelines.schemas import ExtractedMemory, MemorySchema, RemoveDoc, n
 from memspy.pipelines.usage import Usage, UsageMeter
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
 
-__all__ = ["AppliedOperation", "MemoryExtractionError", "MemoryManager", "create_memory_manager", "resolve_lm"]
+__all__ = [
+    "AppliedOperation",
+    "MemoryExtractionError",
+    "MemoryManager",
+    "create_memory_manager",
+    "predictor",
+    "resolve_lm",
+]
 
 
 @dataclass
@@ -38,6 +45,15 @@ def resolve_lm(lm: Any) -> Any:
 
         return build_lm(lm)
     return lm
+
+
+def predictor(signature: Any, lm: Any = None) -> dspy.Predict:
+    """A ``dspy.Predict`` for ``signature`` whose own LM is ``lm`` (resolved as in :func:`resolve_lm`), if given."""
+    pred = dspy.Predict(signature)
+    resolved = resolve_lm(lm)
+    if resolved is not None:
+        pred.set_lm(resolved)
+    return pred
 
 
 def _operation_model(schemas: list[MemorySchema], actions: tuple[str, ...]) -> type[BaseModel]:
@@ -91,10 +107,7 @@ class MemoryManager(dspy.Module):
             )
         if instructions:
             sig = sig.append_instructions(instructions)
-        self.extract = dspy.Predict(sig)
-        resolved = resolve_lm(lm)
-        if resolved is not None:
-            self.extract.set_lm(resolved)
+        self.extract = predictor(sig, lm)
         self.usage = UsageMeter()
 
     def _kinds_text(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import dspy
 
 from memspy.pipelines._steps import run_step
-from memspy.pipelines.manager import resolve_lm
+from memspy.pipelines.manager import predictor
 from memspy.pipelines.usage import Usage, UsageMeter
 from memspy.signatures.privacy import FindPersonalData
 
@@ -115,10 +115,7 @@ class PiiRedactor(dspy.Module):
         super().__init__()
         self.use_lm = use_lm
         self.max_retries = max_retries
-        self.find_pii = dspy.Predict(FindPersonalData)
-        resolved = resolve_lm(lm)
-        if resolved is not None:
-            self.find_pii.set_lm(resolved)
+        self.find_pii = predictor(FindPersonalData, lm)
         self.usage = UsageMeter()
 
     def forward(self, texts: list[str] | str) -> dspy.Prediction:

@@ -22,7 +22,7 @@ import dspy
 from pydantic import BaseModel, Field, create_model
 
 from memspy.pipelines._steps import run_step
-from memspy.pipelines.manager import resolve_lm
+from memspy.pipelines.manager import predictor
 from memspy.pipelines.usage import Usage, UsageMeter
 from memspy.signatures.reflection import GenerateReflections, ReflectionOperation
 
@@ -130,10 +130,7 @@ class Reflector(dspy.Module):
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.max_retries = max_retries
-        self.reflect = dspy.Predict(GenerateReflections)
-        resolved = resolve_lm(lm)
-        if resolved is not None:
-            self.reflect.set_lm(resolved)
+        self.reflect = predictor(GenerateReflections, lm)
         self.usage = UsageMeter()
 
     def _signature(self, ids: list[str]) -> Any:
