@@ -203,10 +203,12 @@ class BaseStore(ABC):
         """Delete many items in one all-or-nothing batch."""
         self.batch(deletes=[(k.namespace, k.key) if isinstance(k, DeleteOp) else k for k in keys])
 
-    def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]]) -> int:
+    def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]], *, durable: bool = False) -> int:
         """Merge fields into the values of existing items without re-embedding them; return how many changed.
 
         For bookkeeping such as access counts: ``updated_at`` is left alone and missing keys are skipped.
+        One upsert writes them all (atomic in the engine's log); unless ``durable``, it is not synced to
+        disk on the spot, because recall calls this after every search and a sync would double its cost.
         """
         ns = validate_namespace(namespace)
         ids = {point_id(ns, validate_key(k)): p for k, p in patches.items()}
@@ -217,7 +219,9 @@ class BaseStore(ABC):
                 value = encode_value({**point.payload["value"], **ids[pid]})
                 points.append(PointData(pid, {**point.payload, "value": value}, point.dense, point.sparse))
             if points:
-                self._apply(points, [], found)
+                self._upsert(points)
+                if durable:
+                    self._flush()
         return len(points)
 
     # ---- reads -------------------------------------------------------------------------------
