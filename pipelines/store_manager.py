@@ -10,7 +10,7 @@ from typing import Any
 import dspy
 
 from memspy.pipelines.manager import MemoryManager
-from memspy.pipelines.messages import message_ids, normalize_messages, supporting_messages
+from memspy.pipelines.messages import message_ids, normalize_messages, render_transcript, supporting_messages
 from memspy.pipelines.namespaces import NamespaceTemplate
 from memspy.pipelines.records import ACTIVE, RecordChange, apply_changes, new_record, retired_record, updated_record
 from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
@@ -37,8 +37,6 @@ def default_store(path: str = ".memspy/store") -> BaseStore:
 
 
 def _query_text(messages: list[dict[str, Any]], max_chars: int = 2000) -> str:
-    from memspy.pipelines.messages import render_transcript
-
     return render_transcript(messages)[-max_chars:]
 
 
@@ -74,12 +72,13 @@ class MemoryStoreManager(dspy.Module):
             self.store = default_store()
         return self.store
 
-    def _existing(self, ns: Namespace, messages: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    def retrieve_existing(self, ns: Namespace, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The stored records shown to the LM, by key (the only ids it may update or delete)."""
         kinds = [s.name for s in self.manager.schemas]
         store = self._store()
         if not self.manager.enable_inserts:  # profiles: every document of each kind, not a relevance cut
             items = store.search(ns, filter={"kind": {"$in": kinds}, **ACTIVE}, limit=max(10, len(kinds) * 2))
-            return [(i.key, i.value["kind"], i.value["content"]) for i in items]
+            return {i.key: i.value for i in items}
         ranked = search_memories(
             store,
             ns,
@@ -89,7 +88,7 @@ class MemoryStoreManager(dspy.Module):
             weights=self.weights,
             track_access=False,
         )
-        return [(r.key, r.value["kind"], r.value["content"]) for r in ranked]
+        return {r.key: r.value for r in ranked}
 
     def forward(
         self, messages: Any, config: dict[str, Any] | None = None, thread_id: str | None = None
@@ -102,15 +101,14 @@ class MemoryStoreManager(dspy.Module):
         msgs = normalize_messages(messages)
         ns = self.namespace.resolve(config)
         thread = thread_id or ((config or {}).get("configurable", {}).get("thread_id"))
-        existing = self._existing(ns, msgs)
+        olds = self.retrieve_existing(ns, msgs)
+        existing = [(key, value["kind"], value["content"]) for key, value in olds.items()]
         pred = self.manager(messages=msgs, existing=existing)
         ids = message_ids(msgs)
         provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
-        store = self._store()
-        olds = {i.key: i.value for i in (store.get(ns, op.id) for op in pred.operations if op.action != "insert") if i}
         changes: list[RecordChange] = []
         for op in pred.operations:
-            old = olds.get(op.id)
+            old = olds.get(op.id)  # None for an insert, or a profile document not stored yet
             if op.action == "delete":
                 if old is None:
                     continue
@@ -119,15 +117,15 @@ class MemoryStoreManager(dspy.Module):
                     if self.hard_delete
                     else RecordChange("put", op.id, retired_record(old, provenance=provenance), "delete")
                 )
-            elif old is None:  # insert, or the first write of a profile document
-                support = {**provenance, "message_ids": supporting_messages(op.content, msgs, ids)}
+                continue
+            support = {**provenance, "message_ids": supporting_messages(op.content, msgs, ids)}
+            if old is None:
                 rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
                 changes.append(RecordChange("put", op.id, rec, "insert"))
             else:
-                support = {**provenance, "message_ids": supporting_messages(op.content, msgs, ids)}
                 rec = updated_record(old, op.content, importance=op.importance, provenance=support)
                 changes.append(RecordChange("put", op.id, rec, "update"))
-        events = apply_changes(store, ns, changes)
+        events = apply_changes(self._store(), ns, changes)
         return dspy.Prediction(events=events, memories=list(pred.memories), usage=pred.usage, namespace=ns)
 
     def invoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -126,7 +126,8 @@ def tune(
         for r in records:
             msgs = normalize_messages(r.fields["messages"])
             # The store manager's own retrieval step, so the knobs act exactly as in production.
-            existing = sm._existing(("tune", r.id), msgs)
+            shown = sm.retrieve_existing(("tune", r.id), msgs)
+            existing = [(key, value["kind"], value["content"]) for key, value in shown.items()]
             try:
                 pred = sm.manager(messages=msgs, existing=existing)
             except MemoryExtractionError:
