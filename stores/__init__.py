@@ -1,17 +1,6 @@
 """Memory stores: the ``Store`` protocol, the embedded Qdrant engine store, the Qdrant server store, embedders."""
 
-from memspy.stores._types import (
-    DeleteOp,
-    InvalidFilterError,
-    InvalidNamespaceError,
-    InvalidValueError,
-    Item,
-    Namespace,
-    PutOp,
-    SearchItem,
-    StoreError,
-    StoreLockedError,
-)
+from memspy.stores._types import DeleteOp, Item, Namespace, PutOp, SearchItem
 from memspy.stores.base import BaseStore, Store
 from memspy.stores.edge import EdgeStore
 from memspy.stores.embeddings import (
@@ -22,6 +11,14 @@ from memspy.stores.embeddings import (
     MiniLMEmbedder,
     as_embedder,
     memspy_home,
+)
+from memspy.stores.errors import (
+    InvalidFilterError,
+    InvalidNamespaceError,
+    InvalidValueError,
+    MemspyError,
+    StoreError,
+    StoreLockedError,
 )
 from memspy.stores.qdrant import QdrantStore
 
@@ -37,6 +34,7 @@ __all__ = [
     "InvalidNamespaceError",
     "InvalidValueError",
     "Item",
+    "MemspyError",
     "MiniLMEmbedder",
     "Namespace",
     "PutOp",

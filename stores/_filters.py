@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from memspy.stores._types import InvalidFilterError
+from memspy.stores.errors import InvalidFilterError
 
 __all__ = ["CompiledFilter", "Condition", "compile_filter"]
 

@@ -1,4 +1,4 @@
-"""Item types, errors and input validation shared by every store."""
+"""Item types and input validation shared by every store."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from memspy.stores.errors import (
+    InvalidNamespaceError,
+    InvalidValueError,
+)
+
 __all__ = [
     "MAX_VALUE_BYTES",
     "NS_SEP",
     "DeleteOp",
-    "InvalidFilterError",
-    "InvalidNamespaceError",
-    "InvalidValueError",
     "Item",
     "Namespace",
     "PutOp",
     "SearchItem",
-    "StoreError",
-    "StoreLockedError",
     "encode_value",
     "namespace_path",
     "namespace_prefixes",
@@ -35,26 +35,6 @@ Namespace = tuple[str, ...]
 NS_SEP = "\x1f"
 MAX_VALUE_BYTES = 1_000_000
 _ID_NAMESPACE = uuid.UUID("6f1c2b0e-8f3a-5d7e-9a41-3c2d5e6f7a80")
-
-
-class StoreError(Exception):
-    """Base class for every error a memspy store raises."""
-
-
-class InvalidNamespaceError(StoreError, ValueError):
-    """A namespace is not a tuple of non-empty, printable strings."""
-
-
-class InvalidValueError(StoreError, ValueError):
-    """A value or key cannot be stored (not JSON, too large, wrong type)."""
-
-
-class InvalidFilterError(StoreError, ValueError):
-    """A search filter uses an unknown operator or an unsupported operand."""
-
-
-class StoreLockedError(StoreError, RuntimeError):
-    """Another process (or another open store in this one) holds the store's directory."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import Any
 from memspy.stores._filters import CompiledFilter, Condition, compile_filter
 from memspy.stores._types import (
     DeleteOp,
-    InvalidValueError,
     Item,
     Namespace,
     PutOp,
@@ -27,6 +26,7 @@ from memspy.stores._types import (
     validate_namespace,
 )
 from memspy.stores.embeddings import Bm25Embedder, Embedder, SparseEmbedder, as_embedder
+from memspy.stores.errors import InvalidValueError
 from memspy.stores.protocol import PointData, Store
 
 __all__ = ["BaseStore", "PointData", "Store"]  # PointData and Store re-exported from .protocol

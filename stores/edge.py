@@ -13,8 +13,8 @@ from typing import Any, Literal
 import qdrant_edge as qe
 
 from memspy.stores._filters import CompiledFilter, Condition
-from memspy.stores._types import StoreError, StoreLockedError
 from memspy.stores.base import BaseStore, PointData
+from memspy.stores.errors import StoreError, StoreLockedError
 
 __all__ = ["EdgeStore"]
 

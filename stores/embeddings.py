@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from memspy.stores.errors import StoreError
+
 __all__ = [
     "Bm25Embedder",
     "CallableEmbedder",
@@ -31,7 +33,7 @@ MINILM_DIM = 384
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 
 
-class EmbedderUnavailableError(RuntimeError):
+class EmbedderUnavailableError(StoreError, RuntimeError):
     """The default embedder's files are missing."""
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from memspy.stores._filters import CompiledFilter, Condition
-from memspy.stores._types import StoreError, StoreLockedError
 from memspy.stores.base import BaseStore, PointData
+from memspy.stores.errors import StoreError, StoreLockedError
 
 __all__ = ["QdrantStore"]
 
