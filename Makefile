@@ -31,14 +31,14 @@ $(VENV)/.local: | $(VENV)/.deps
 	touch $@
 
 local: install $(VENV)/.local
-	$(BIN)/python -c "from memspy.pipelines._model_files import main; raise SystemExit(main())"
+	$(BIN)/python -c "from memspy.pipelines.runtime.model_files import main; raise SystemExit(main())"
 
 demo: local
 	$(BIN)/memspy demo
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy -p memspy.stores -p memspy.pipelines -p memspy.signatures -p memspy.evals
+	$(BIN)/mypy -p memspy.stores -p memspy.pipelines -p memspy.signatures -p memspy.evals -p memspy.cli
 
 test: lint
 	$(BIN)/python -m pytest -q

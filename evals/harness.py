@@ -30,7 +30,7 @@ from memspy.evals.metrics import covered_turns, recall_at_k
 from memspy.evals.pipelines import BASELINES, Hit, PipelineContext, as_hit, load_pipeline
 from memspy.evals.qa import QAItem, QARunner, render_context
 from memspy.evals.report import summarize, write_report
-from memspy.pipelines.usage import Usage
+from memspy.pipelines.runtime import Usage
 from memspy.stores import Embedder, MiniLMEmbedder
 
 __all__ = ["EvalConfig", "RunDir", "run_eval", "select_questions"]

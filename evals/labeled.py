@@ -52,6 +52,8 @@ from typing import Any
 
 import dspy
 
+from memspy.pipelines.errors import ConfigError
+
 __all__ = ["TASKS", "LabeledDataError", "LabeledRecord", "bundled_dataset", "load_labeled", "split_records"]
 
 TASKS = ("extract", "episode", "reflection")
@@ -73,7 +75,7 @@ _LESSON_FIELDS = ("title", "use_cases", "hints")
 _Problems = list[tuple[str, str]]
 
 
-class LabeledDataError(ValueError):
+class LabeledDataError(ConfigError):
     """A labeled-data file is invalid. ``problems`` lists ``(line, field, message)``; all are in the message."""
 
     def __init__(self, path: str, problems: list[tuple[int, str, str]]) -> None:

@@ -29,7 +29,8 @@ import dspy
 import numpy as np
 from pydantic import BaseModel
 
-from memspy.pipelines.schemas import RemoveDoc, render_content
+from memspy.pipelines.records import render_content
+from memspy.pipelines.semantic import RemoveDoc
 from memspy.stores import Embedder, MiniLMEmbedder
 
 __all__ = ["EpisodeMetric", "ExtractionMetric", "ReflectionMetric", "TextMatcher", "f1_score", "float_metric"]

@@ -30,9 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from memspy.evals.locomo import Conversation
-from memspy.pipelines.records import ACTIVE
-from memspy.pipelines.retrieval import search_memories
-from memspy.pipelines.store_manager import create_memory_store_manager
+from memspy.pipelines.records import ACTIVE, search_memories
+from memspy.pipelines.semantic import create_memory_store_manager
 from memspy.stores import Bm25Embedder, EdgeStore, Embedder, PutOp
 
 __all__ = [

@@ -19,7 +19,7 @@ from dspy.utils.usage_tracker import track_usage
 from memspy.evals.locomo import Conversation, Question
 from memspy.evals.metrics import locomo_f1, qa_score
 from memspy.evals.pipelines import Hit
-from memspy.pipelines.usage import Usage
+from memspy.pipelines.runtime import Usage
 from memspy.signatures.qa import NOT_MENTIONED, AnswerFromMemories, JudgeAnswer
 
 __all__ = ["QAItem", "QAOutcome", "QARunner", "gold_answer", "render_context", "tracked_usage"]

@@ -1,42 +1,87 @@
-"""Memory pipelines: DSPy modules that compose signatures with a store."""
+"""Memory pipelines: DSPy modules that compose signatures with a store.
 
-from memspy.pipelines.episodes import EpisodeConsolidator, EpisodicStepError, TurnEpisodeExtractor
-from memspy.pipelines.episodic import EpisodicMemory
-from memspy.pipelines.executor import ReflectionError, ReflectionExecutor, ReflectionFuture
-from memspy.pipelines.lm import LocalModelUnavailableError, build_lm, configure_lm, resolve_model_name
-from memspy.pipelines.manager import (
-    AppliedOperation,
-    MemoryExtractionError,
-    MemoryManager,
-    create_memory_manager,
+One sub-package per memory kind (``semantic``, ``episodic``, ``procedural``) over the ``records`` they all write
+and the ``runtime`` they all run on; this module is the public face, with the LangMem-shaped factories and the
+error family (:mod:`memspy.pipelines.errors`).
+"""
+
+from memspy.pipelines.episodic import (
+    EpisodeConsolidator,
+    EpisodicMemory,
+    PiiRedactor,
+    Reflector,
+    TurnEpisodeExtractor,
+    redact_patterns,
 )
-from memspy.pipelines.messages import MessageError, render_transcript
-from memspy.pipelines.multi_prompt_optimizer import MultiPromptOptimizer, create_multi_prompt_optimizer
-from memspy.pipelines.namespaces import NamespaceConfigError, NamespaceTemplate, configurable, get_config
-from memspy.pipelines.privacy import PiiRedactor, redact_patterns
-from memspy.pipelines.prompt_optimizer import Prompt, PromptOptimizationError, PromptOptimizer, create_prompt_optimizer
-from memspy.pipelines.reflection import Reflector
-from memspy.pipelines.retrieval import RankedMemory, RankingWeights, search_memories
-from memspy.pipelines.schemas import (
+from memspy.pipelines.errors import (
+    ConfigError,
+    EpisodicStepError,
+    LMRuntimeError,
+    LMStepError,
+    LocalModelUnavailableError,
+    MemoryExtractionError,
+    MemoryToolError,
+    MessageError,
+    MissingChunkError,
+    ModelIntegrityError,
+    NamespaceConfigError,
+    PromptOptimizationError,
+    ReflectionError,
+    SchemaError,
+    StepError,
+)
+from memspy.pipelines.procedural import (
+    MultiPromptOptimizer,
+    Prompt,
+    PromptOptimizer,
+    create_multi_prompt_optimizer,
+    create_prompt_optimizer,
+)
+from memspy.pipelines.records import (
+    NamespaceTemplate,
+    RankedMemory,
+    RankingWeights,
+    configurable,
+    get_config,
+    search_memories,
+)
+from memspy.pipelines.runtime import (
+    Usage,
+    build_lm,
+    configure_lm,
+    render_transcript,
+    resolve_model_name,
+)
+from memspy.pipelines.semantic import (
+    AppliedOperation,
     Episode,
     ExtractedMemory,
     Memory,
+    MemoryManager,
+    MemoryStoreManager,
+    MemoryTool,
+    ReflectionExecutor,
+    ReflectionFuture,
     RemoveDoc,
-    SchemaError,
     Triple,
     UserProfile,
+    create_manage_memory_tool,
+    create_memory_manager,
+    create_memory_store_manager,
+    create_search_memory_tool,
+    default_store,
 )
-from memspy.pipelines.store_manager import MemoryStoreManager, create_memory_store_manager, default_store
-from memspy.pipelines.tools import MemoryTool, MemoryToolError, create_manage_memory_tool, create_search_memory_tool
-from memspy.pipelines.usage import Usage
 
 __all__ = [
     "AppliedOperation",
+    "ConfigError",
     "Episode",
     "EpisodeConsolidator",
     "EpisodicMemory",
     "EpisodicStepError",
     "ExtractedMemory",
+    "LMRuntimeError",
+    "LMStepError",
     "LocalModelUnavailableError",
     "Memory",
     "MemoryExtractionError",
@@ -45,6 +90,8 @@ __all__ = [
     "MemoryTool",
     "MemoryToolError",
     "MessageError",
+    "MissingChunkError",
+    "ModelIntegrityError",
     "MultiPromptOptimizer",
     "NamespaceConfigError",
     "NamespaceTemplate",
@@ -60,6 +107,7 @@ __all__ = [
     "Reflector",
     "RemoveDoc",
     "SchemaError",
+    "StepError",
     "Triple",
     "TurnEpisodeExtractor",
     "Usage",

@@ -1,6 +1,6 @@
 """Memory stores: the ``Store`` protocol, the embedded Qdrant engine store, the Qdrant server store, embedders."""
 
-from memspy.stores._types import DeleteOp, Item, Namespace, PutOp, SearchItem
+from memspy.stores._types import DeleteOp, Item, Namespace, PutOp, SearchItem, validate_namespace
 from memspy.stores.base import BaseStore, Store
 from memspy.stores.edge import EdgeStore
 from memspy.stores.embeddings import (
@@ -45,4 +45,5 @@ __all__ = [
     "StoreLockedError",
     "as_embedder",
     "memspy_home",
+    "validate_namespace",
 ]

@@ -18,7 +18,7 @@ from memspy.evals.metrics_memory import (
     float_metric,
 )
 from memspy.pipelines import Episode, ExtractedMemory, Memory, RemoveDoc, create_memory_manager
-from memspy.pipelines.manager import AppliedOperation
+from memspy.pipelines.semantic.manager import AppliedOperation
 from memspy.stores import MiniLMEmbedder
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from memspy.evals.cli import main
+from memspy.cli.eval import main
 from memspy.evals.harness import EvalConfig, run_eval
 from memspy.evals.report import compare_summaries, flatten_summary, format_summary, summarize
 from memspy.stores import MiniLMEmbedder

@@ -1,0 +1,205 @@
+"""Compile memspy's own pipelines with DSPy optimizers against labeled data.
+
+A pipeline is registered in :data:`PIPELINES` with its labeled-data task, a builder, a metric and a way to turn
+labeled records into ``dspy.Example`` s. ``extract`` (the :class:`~memspy.pipelines.semantic.manager.MemoryManager`) is
+registered; the episodic pipelines can join once they exist (their labeled formats are already defined in
+:mod:`memspy.evals.labeled`).
+
+Optimizers: ``bootstrap`` (``BootstrapFewShot``: demos from traces that score ``>= pass_threshold``, topped up
+with labeled demos), ``mipro`` (``MIPROv2``: instructions and demos searched by optuna over ``trials`` trials),
+``gepa`` (``dspy.GEPA``: reflective instruction evolution from the metric's feedback, ``trials`` full evaluations).
+Extraction examples carry the labeled answer in the predictor's own fields, so labeled demos are complete demos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import dspy
+
+from memspy.evals.labeled import LabeledRecord
+from memspy.evals.metrics_memory import ExtractionMetric, TextMatcher, float_metric
+from memspy.pipelines.runtime import render_transcript
+from memspy.pipelines.semantic import MemoryManager, create_memory_manager, parse_existing
+
+__all__ = [
+    "OPTIMIZERS",
+    "PIPELINES",
+    "OptimizerName",
+    "PipelineSpec",
+    "build_pipeline",
+    "compile_program",
+    "evaluate_program",
+    "make_examples",
+    "make_metric",
+]
+
+OptimizerName = Literal["bootstrap", "mipro", "gepa"]
+OPTIMIZERS: tuple[str, ...] = ("bootstrap", "mipro", "gepa")
+
+
+def _extraction_example(record: LabeledRecord, manager: MemoryManager) -> dspy.Example:
+    """The record as an Example, plus the ``extract`` predictor's inputs and labeled answer."""
+    by_name = {s.name: s for s in manager.schemas}
+    # The manager's own rendering of what its predictor is shown, so that demos look like real calls.
+    working = manager.seed_existing(parse_existing(record.fields["existing"], manager.schemas))
+    ops: list[dict[str, Any]] = []
+    for op in record.fields.get("expected") or []:
+        if op["kind"] not in by_name:
+            raise ValueError(f"record {record.id!r} (line {record.line}) uses kind {op['kind']!r}, not in {by_name}")
+        content = None
+        if op["action"] != "delete":
+            content = by_name[op["kind"]].validate(op["content"]).model_dump(exclude_none=True)
+        ops.append({"action": op["action"], "id": op["id"], "kind": op["kind"], "content": content, "importance": 0.5})
+    if not ops:
+        ops = [{"action": "none", "id": None, "kind": manager.schemas[0].name, "content": None, "importance": 0.0}]
+    labels = {
+        "conversation": render_transcript(record.fields["messages"]),
+        "existing_memories": manager.existing_text(working),
+        "memory_kinds": manager.kinds_text(),
+        "corrections": "",
+        "operations": ops,
+    }
+    example = record.to_example()
+    return dspy.Example(base=example, **labels).with_inputs(*example.inputs().keys())
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """How to build, feed and score one compilable pipeline."""
+
+    task: str
+    build: Callable[..., dspy.Module]
+    to_example: Callable[[Any, Any], dspy.Example]
+    metric: Callable[..., Any]  # a feedback metric class of memspy.evals.metrics_memory
+
+
+def _build_extract(lm: Any = None, **options: Any) -> dspy.Module:
+    options.setdefault("enable_deletes", True)  # labeled data holds deletes
+    return create_memory_manager(lm, **options)
+
+
+PIPELINES: dict[str, PipelineSpec] = {
+    "extract": PipelineSpec("extract", _build_extract, _extraction_example, ExtractionMetric),
+}
+
+
+def _spec(name: str) -> PipelineSpec:
+    if name not in PIPELINES:
+        raise ValueError(f"no compilable pipeline {name!r}; available: {sorted(PIPELINES)}")
+    return PIPELINES[name]
+
+
+def build_pipeline(name: str = "extract", lm: Any = None, **options: Any) -> dspy.Module:
+    """Build pipeline ``name`` (``program=`` loads a compiled program, as every factory does)."""
+    return _spec(name).build(lm, **options)
+
+
+def make_examples(name: str, records: list[LabeledRecord], program: dspy.Module) -> list[dspy.Example]:
+    """Turn labeled records of the pipeline's task into Examples for ``program``.
+
+    Raises:
+        ValueError: A record is of another task, or does not fit the program (e.g. an unknown memory kind).
+    """
+    spec = _spec(name)
+    wrong = [r.id for r in records if r.task != spec.task]
+    if wrong:
+        raise ValueError(f"pipeline {name!r} takes {spec.task!r} records; these are not: {wrong[:5]}")
+    return [spec.to_example(r, program) for r in records]
+
+
+def make_metric(name: str = "extract", matcher: TextMatcher | None = None, *, pass_threshold: float = 1.0) -> Any:
+    """The feedback metric of pipeline ``name`` (see :mod:`memspy.evals.metrics_memory`)."""
+    return _spec(name).metric(matcher, pass_threshold=pass_threshold)
+
+
+def evaluate_program(program: dspy.Module, devset: list[dspy.Example], metric: Any, *, threads: int = 1) -> float:
+    """Mean metric score of ``program`` on ``devset`` in [0, 1]; a failing call scores 0."""
+    if not devset:
+        raise ValueError("devset is empty")
+    evaluate = dspy.Evaluate(
+        devset=devset,
+        metric=float_metric(metric),
+        num_threads=threads,
+        display_progress=False,
+        display_table=False,
+        max_errors=len(devset) + 1,  # an LM that fails on every example scores 0 instead of aborting
+    )
+    return float(evaluate(program).score) / 100
+
+
+def compile_program(
+    program: dspy.Module,
+    trainset: list[dspy.Example],
+    *,
+    optimizer: OptimizerName,
+    metric: Any,
+    valset: list[dspy.Example] | None = None,
+    max_demos: int = 3,
+    trials: int = 10,
+    reflection_lm: Any = None,
+    threads: int = 1,
+    seed: int = 0,
+) -> dspy.Module:
+    """Compile ``program`` with a DSPy optimizer; the input program is left unchanged.
+
+    Args:
+        program: The pipeline module.
+        trainset: Examples from :func:`make_examples`.
+        optimizer: ``bootstrap``, ``mipro`` or ``gepa``.
+        metric: A feedback metric from :func:`make_metric` (it has ``pass_threshold``).
+        valset: Examples to select candidates on (MIPROv2, GEPA); default: the trainset.
+        max_demos: Most bootstrapped and most labeled demos per predictor.
+        trials: MIPROv2's optuna trials; GEPA's budget of full evaluations.
+        reflection_lm: GEPA's reflection LM and MIPROv2's prompt model (default: the configured LM).
+        threads: Parallel evaluations (keep 1 for the in-process local LM).
+        seed: Random seed.
+
+    Returns:
+        The compiled program.
+    """
+    if not trainset:
+        raise ValueError("trainset is empty")
+    threshold = float(getattr(metric, "pass_threshold", 1.0))
+    if optimizer == "bootstrap":
+        bootstrap = dspy.BootstrapFewShot(
+            metric=metric,
+            metric_threshold=threshold,  # without it a Prediction(score=0.0) counts as a pass
+            max_bootstrapped_demos=max_demos,
+            max_labeled_demos=max_demos,
+            max_errors=len(trainset) + 1,
+        )
+        return bootstrap.compile(program, trainset=trainset)
+    valset = valset or trainset
+    if optimizer == "mipro":
+        mipro = dspy.MIPROv2(
+            metric=float_metric(metric),
+            prompt_model=reflection_lm,
+            auto=None,
+            num_candidates=max(2, min(trials, 6)),
+            max_bootstrapped_demos=max_demos,
+            max_labeled_demos=max_demos,
+            num_threads=threads,
+            max_errors=len(trainset) + len(valset) + 1,
+            metric_threshold=threshold,
+            seed=seed,
+            verbose=False,
+        )
+        size = min(35, len(valset))
+        return mipro.compile(
+            program, trainset=trainset, valset=valset, num_trials=trials, minibatch=len(valset) > size,
+            minibatch_size=size, seed=seed,
+        )  # fmt: skip
+    if optimizer == "gepa":
+        gepa = dspy.GEPA(
+            metric=metric,
+            reflection_lm=reflection_lm or dspy.settings.lm,
+            max_full_evals=trials,
+            num_threads=threads,
+            seed=seed,
+            reflection_minibatch_size=min(3, len(trainset)),
+        )
+        return gepa.compile(program, trainset=trainset, valset=valset)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")

@@ -1,0 +1,43 @@
+"""Semantic memory: facts, triples and profiles extracted from conversations, their schemas, the memory and
+store managers, the agent tools, the background executor, and answering from memories."""
+
+from memspy.pipelines.semantic.executor import ReflectionExecutor, ReflectionFuture
+from memspy.pipelines.semantic.manager import AppliedOperation, MemoryManager, create_memory_manager
+from memspy.pipelines.semantic.schemas import (
+    Episode,
+    ExtractedMemory,
+    Memory,
+    MemorySchema,
+    RemoveDoc,
+    Triple,
+    UserProfile,
+    normalize_schemas,
+)
+from memspy.pipelines.semantic.store_manager import MemoryStoreManager, create_memory_store_manager, default_store
+from memspy.pipelines.semantic.tools import MemoryTool, create_manage_memory_tool, create_search_memory_tool
+from memspy.pipelines.semantic.validate import ExistingMemory, parse_existing, validate_operations
+
+__all__ = [
+    "AppliedOperation",
+    "Episode",
+    "ExistingMemory",
+    "ExtractedMemory",
+    "Memory",
+    "MemoryManager",
+    "MemorySchema",
+    "MemoryStoreManager",
+    "MemoryTool",
+    "ReflectionExecutor",
+    "ReflectionFuture",
+    "RemoveDoc",
+    "Triple",
+    "UserProfile",
+    "create_manage_memory_tool",
+    "create_memory_manager",
+    "create_memory_store_manager",
+    "create_search_memory_tool",
+    "default_store",
+    "normalize_schemas",
+    "parse_existing",
+    "validate_operations",
+]

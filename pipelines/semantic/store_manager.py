@@ -1,0 +1,192 @@
+"""The store manager: retrieve related memories, run the memory manager, apply its changes atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+import dspy
+
+from memspy.pipelines.records.format import (
+    ACTIVE,
+    RecordChange,
+    apply_changes,
+    new_record,
+    render_content,
+    retired_record,
+    updated_record,
+)
+from memspy.pipelines.records.namespaces import NamespaceTemplate
+from memspy.pipelines.records.recall import RankedMemory, RankingWeights, search_memories
+from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript, supporting_messages
+from memspy.pipelines.semantic.manager import MemoryManager
+from memspy.pipelines.semantic.schemas import ExtractedMemory
+from memspy.stores import BaseStore, Namespace
+
+__all__ = ["MemoryStoreManager", "create_memory_store_manager", "default_store"]
+
+
+_DEFAULT_STORES: dict[str, BaseStore] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_store(path: str = ".memspy/store") -> BaseStore:
+    """The embedded default store (``EdgeStore``) at ``path``, opened once per process and shared."""
+    from memspy.stores import EdgeStore
+
+    key = os.path.abspath(path)
+    with _DEFAULT_LOCK:
+        store = _DEFAULT_STORES.get(key)
+        if store is None or getattr(store, "_closed", False):
+            store = _DEFAULT_STORES[key] = EdgeStore(path)
+        return store
+
+
+def _query_text(messages: list[dict[str, Any]], max_chars: int = 2000) -> str:
+    return render_transcript(messages)[-max_chars:]
+
+
+class MemoryStoreManager(dspy.Module):
+    """Keeps a store's memories in step with conversations (LangMem's ``create_memory_store_manager``).
+
+    For each call: fill the namespace from ``config``, fetch the ``query_limit`` most relevant valid
+    memories, run ``self.manager`` (one LM call per step) and write all its changes as one batch.
+    """
+
+    def __init__(
+        self,
+        lm: Any = None,
+        *,
+        namespace: Namespace | str = ("memories", "{user_id}"),
+        store: BaseStore | None = None,
+        query_limit: int = 5,
+        hard_delete: bool = False,
+        weights: RankingWeights | None = None,
+        **manager_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        manager_kwargs.setdefault("enable_deletes", True)
+        self.manager = MemoryManager(lm, **manager_kwargs)
+        self.namespace = NamespaceTemplate(namespace)
+        self.store = store
+        self.query_limit = query_limit
+        self.hard_delete = hard_delete
+        self.weights = weights or RankingWeights()
+
+    def _store(self) -> BaseStore:
+        if self.store is None:
+            self.store = default_store()
+        return self.store
+
+    def retrieve_existing(self, ns: Namespace, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The stored records shown to the LM, by key (the only ids it may update or delete)."""
+        kinds = [s.name for s in self.manager.schemas]
+        store = self._store()
+        if not self.manager.enable_inserts:  # profiles: every document of each kind, not a relevance cut
+            items = store.search(ns, filter={"kind": {"$in": kinds}, **ACTIVE}, limit=max(10, len(kinds) * 2))
+            return {i.key: i.value for i in items}
+        ranked = search_memories(
+            store,
+            ns,
+            _query_text(messages),
+            filter={"kind": {"$in": kinds}},
+            limit=self.query_limit,
+            weights=self.weights,
+            track_access=False,
+        )
+        return {r.key: r.value for r in ranked}
+
+    def forward(
+        self, messages: Any, config: dict[str, Any] | None = None, thread_id: str | None = None
+    ) -> dspy.Prediction:
+        """Process one batch of messages.
+
+        Returns:
+            ``Prediction(events=[{namespace, key, event}], memories=[ExtractedMemory], usage=Usage)``.
+        """
+        msgs = normalize_messages(messages)
+        ns = self.namespace.resolve(config)
+        thread = thread_id or ((config or {}).get("configurable", {}).get("thread_id"))
+        olds = self.retrieve_existing(ns, msgs)
+        existing = [(key, value["kind"], value["content"]) for key, value in olds.items()]
+        pred = self.manager(messages=msgs, existing=existing)
+        ids = message_ids(msgs)
+        provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
+        changes: list[RecordChange] = []
+        for op in pred.operations:
+            old = olds.get(op.id)  # None for an insert, or a profile document not stored yet
+            if op.action == "delete":
+                if old is None:
+                    continue
+                changes.append(
+                    RecordChange("delete", op.id)
+                    if self.hard_delete
+                    else RecordChange("put", op.id, retired_record(old, provenance=provenance), "delete")
+                )
+                continue
+            support = {**provenance, "message_ids": supporting_messages(render_content(op.content), msgs, ids)}
+            if old is None:
+                rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
+                changes.append(RecordChange("put", op.id, rec, "insert"))
+            else:
+                rec = updated_record(old, op.content, importance=op.importance, provenance=support)
+                changes.append(RecordChange("put", op.id, rec, "update"))
+        events = apply_changes(self._store(), ns, changes)
+        return dspy.Prediction(events=events, memories=list(pred.memories), usage=pred.usage, namespace=ns)
+
+    def invoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """LangMem's shape: ``invoke({"messages": [...]}, config={"configurable": {...}})`` -> events."""
+        return list(self(messages=input["messages"], config=config, thread_id=input.get("thread_id")).events)
+
+    async def ainvoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.invoke, input, config)
+
+    async def aforward(self, messages: Any, config: dict[str, Any] | None = None, thread_id: str | None = None) -> Any:
+        return await asyncio.to_thread(self.forward, messages, config, thread_id)
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        config: dict[str, Any] | None = None,
+        limit: int = 10,
+        filter: dict[str, Any] | None = None,
+        weights: RankingWeights | None = None,
+    ) -> list[RankedMemory]:
+        """Ranked recall of valid memories in this manager's namespace (see :mod:`memspy.pipelines.records.recall`)."""
+        ns = self.namespace.resolve(config)
+        return search_memories(self._store(), ns, query, filter=filter, limit=limit, weights=weights or self.weights)
+
+    def get_memories(self, config: dict[str, Any] | None = None, *, limit: int = 100) -> list[ExtractedMemory]:
+        """All valid memories in the namespace as ``ExtractedMemory``, newest first."""
+        ns = self.namespace.resolve(config)
+        by_name = {s.name: s for s in self.manager.schemas}
+        out = []
+        for it in self._store().search(ns, filter=ACTIVE, limit=limit):
+            schema = by_name.get(it.value.get("kind", ""))
+            if schema is not None:
+                out.append(ExtractedMemory(it.key, schema.validate(it.value["content"])))
+        return out
+
+
+def create_memory_store_manager(lm: Any = None, **kwargs: Any) -> MemoryStoreManager:
+    """Create a store-backed memory manager (LangMem's ``create_memory_store_manager``).
+
+    Args:
+        lm: A ``dspy.LM``, a model string, or None (``dspy.configure``).
+        **kwargs: ``namespace``, ``store`` (default: ``EdgeStore(".memspy/store")``), ``query_limit``,
+            ``hard_delete``, ``weights``, ``program`` (a saved compiled program), and the memory manager's
+            ``schemas``, ``instructions``, ``enable_inserts``, ``enable_updates``, ``enable_deletes`` (default True),
+            ``max_steps``.
+
+    Example:
+        >>> manager = create_memory_store_manager("local", namespace=("memories", "{user_id}"))  # doctest: +SKIP
+        >>> manager.invoke({"messages": msgs}, config={"configurable": {"user_id": "u1"}})
+    """
+    program = kwargs.pop("program", None)
+    manager = MemoryStoreManager(lm, **kwargs)
+    if program is not None:
+        manager.load(str(program))
+    return manager
