@@ -40,6 +40,7 @@ COMMANDS: dict[str, Command] = {
         "memspy.cli.optimize", "compile a memory pipeline with a DSPy optimizer (memspy optimize --help)"
     ),
     "tune": Command("memspy.cli.tune", "optuna study over retrieval and pipeline knobs (memspy tune --help)"),
+    "mcp": Command("memspy.cli.mcp", "serve memories over MCP: stdio, or streamable HTTP with --http PORT"),
 }
 
 
