@@ -37,20 +37,25 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
-from langgraph.store.base import BaseStore as LangGraphBaseStore
-from langgraph.store.base import (
-    GetOp,
-    InvalidNamespaceError,
-    ListNamespacesOp,
-    MatchCondition,
-    Op,
-    PutOp,
-    Result,
-    SearchOp,
-    validate_op_namespace,
-)
-from langgraph.store.base import Item as LangGraphItem
-from langgraph.store.base import SearchItem as LangGraphSearchItem
+try:
+    from langgraph.store.base import BaseStore as LangGraphBaseStore
+    from langgraph.store.base import (
+        GetOp,
+        InvalidNamespaceError,
+        ListNamespacesOp,
+        MatchCondition,
+        Op,
+        PutOp,
+        Result,
+        SearchOp,
+        validate_op_namespace,
+    )
+    from langgraph.store.base import Item as LangGraphItem
+    from langgraph.store.base import SearchItem as LangGraphSearchItem
+except ImportError as e:  # an optional extra
+    raise ImportError(
+        f"memspy.stores.langgraph needs the langgraph extra: pip install 'memspy[langgraph]' ({e})"
+    ) from e
 
 from memspy.stores._types import Item, Namespace, SearchItem, point_id
 from memspy.stores._types import PutOp as MemspyPutOp
