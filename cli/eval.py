@@ -6,6 +6,7 @@ Examples:
     $ memspy eval --pipelines mypkg.memory:MyPipeline --data my.jsonl --no-qa
     $ memspy eval --out runs/sem --resume                              # continue a killed run
     $ memspy eval compare runs/raw runs/sem                            # per-metric deltas B - A
+    $ memspy eval extraction --split test --pipelines raw --out runs/ext   # gold-fact recall (memspy.evals.extraction)
 
 ``python -m memspy.cli.eval ...`` is the same command.
 """
@@ -151,7 +152,7 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``memspy eval``: ``run`` (the default) or ``compare RUN_A RUN_B``.
+    """Entry point of ``memspy eval``: ``run`` (the default), ``compare RUN_A RUN_B`` or ``extraction ...``.
 
     Args:
         argv: Arguments after ``eval`` (default: ``sys.argv[1:]``).
@@ -162,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "compare":
         return _compare(args[1:])
+    if args and args[0] == "extraction":
+        from memspy.evals.extraction import main as extraction
+
+        return extraction(args[1:])
     if args and args[0] == "run":
         args = args[1:]
     return _run(args)
