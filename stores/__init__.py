@@ -17,7 +17,11 @@ from memspy.stores.errors import (
     InvalidNamespaceError,
     InvalidValueError,
     MemspyError,
+    StoreClosedError,
+    StoreCorruptedError,
+    StoreEngineError,
     StoreError,
+    StoreFullError,
     StoreLockedError,
 )
 from memspy.stores.qdrant import QdrantStore
@@ -41,7 +45,11 @@ __all__ = [
     "QdrantStore",
     "SearchItem",
     "Store",
+    "StoreClosedError",
+    "StoreCorruptedError",
+    "StoreEngineError",
     "StoreError",
+    "StoreFullError",
     "StoreLockedError",
     "as_embedder",
     "memspy_home",

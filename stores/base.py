@@ -1,17 +1,28 @@
-"""The ``Store`` protocol and the engine-independent half of every Qdrant-backed store."""
+"""The engine-independent half of every Qdrant-backed store: validation, embedding, batches, rollback.
+
+Engines supply six primitives (retrieve, upsert, delete, flush, query, namespace facet) and may add
+a journal and a disk-space guard through the optional hooks. What this class guarantees on top:
+
+- bad input raises a typed ``StoreError`` subclass before anything is written;
+- a batch is all-or-nothing: if the engine fails part-way, the state from before is restored; if even
+  that fails, the store holds the undo, retries it before its next operation, and the journal applies
+  it on reopen, so a batch reported as failed is never applied later;
+- a closed store raises ``StoreClosedError``.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
+from memspy.stores._async import AsyncTwins
 from memspy.stores._filters import CompiledFilter, Condition, compile_filter
+from memspy.stores._limits import MAX_LIMIT, MAX_NAMESPACE_PARTS, MAX_OFFSET, check_count, check_query
+from memspy.stores._points import batch_bytes, delete_keys, item_from, prepare_puts
 from memspy.stores._types import (
+    NS_SEP,
     DeleteOp,
     Item,
     Namespace,
@@ -19,29 +30,19 @@ from memspy.stores._types import (
     SearchItem,
     encode_value,
     namespace_path,
-    namespace_prefixes,
     point_id,
     utcnow,
     validate_key,
     validate_namespace,
 )
 from memspy.stores.embeddings import Bm25Embedder, Embedder, SparseEmbedder, as_embedder
-from memspy.stores.errors import InvalidValueError
-from memspy.stores.protocol import PointData, Store
+from memspy.stores.errors import InvalidValueError, StoreClosedError, StoreEngineError, StoreError
+from memspy.stores.protocol import Change, PointData, Store
 
 __all__ = ["BaseStore", "PointData", "Store"]  # PointData and Store re-exported from .protocol
 
 
-def _item_from(payload: dict[str, Any], score: float | None = None, *, with_score: bool = False) -> Item:
-    ns = tuple(payload["ns_path"].split("\x1f"))
-    created = datetime.fromisoformat(payload["created_at"])
-    updated = datetime.fromisoformat(payload["updated_at"])
-    if with_score:
-        return SearchItem(ns, payload["key"], payload["value"], created, updated, score)
-    return Item(ns, payload["key"], payload["value"], created, updated)
-
-
-class BaseStore(ABC):
+class BaseStore(AsyncTwins, ABC):
     """Validation, embedding, batching, rollback and async twins; engines supply the primitives."""
 
     def __init__(
@@ -58,6 +59,8 @@ class BaseStore(ABC):
         self.index_fields = index_fields
         self.prefetch_factor = prefetch_factor
         self._lock = threading.RLock()
+        self._closed = False
+        self._pending_undo: Change | None = None
 
     # ---- engine primitives -------------------------------------------------------------------
     @abstractmethod
@@ -80,62 +83,61 @@ class BaseStore(ABC):
     def count(self) -> int:
         """Number of items stored (all namespaces)."""
 
-    def _journal_begin(self, upserts: list[PointData], deletes: list[str]) -> None:  # noqa: B027 - optional hook
-        """Record a multi-operation batch before applying it (engines with a local journal override)."""
+    # ---- optional hooks ----------------------------------------------------------------------
+    def _reserve(self, nbytes: int) -> None:
+        """Refuse, before anything is written, a write of about ``nbytes`` that the disk cannot take."""
 
-    def _journal_end(self) -> None:  # noqa: B027 - optional hook
+    def _journal_begin(self, forward: Change, undo: Change) -> None:
+        """Record a multi-operation batch and its undo before applying it (engines with a local journal)."""
+
+    def _journal_fail(self, undo: Change, *, journaled: bool) -> None:
+        """Record that the current batch failed: only ``undo`` may be applied from now on."""
+
+    def _journal_end(self) -> None:
         """Forget the recorded batch once it is fully applied or rolled back."""
 
-    # ---- writes ------------------------------------------------------------------------------
-    def _text_for(self, value: dict[str, Any], index: bool | list[str] | None) -> str | None:
-        if index is False:
-            return None
-        fields = index if isinstance(index, list) else self.index_fields
-        if fields:
-            parts = []
-            for f in fields:
-                v: Any = value
-                for p in f.split("."):
-                    v = v.get(p) if isinstance(v, dict) else None
-                if v is not None:
-                    parts.append(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-            return "\n".join(parts) or None
-        if isinstance(value.get("content"), str):
-            return str(value["content"])
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-    def _prepare(self, ops: Sequence[PutOp]) -> tuple[list[PointData], list[str | None]]:
-        points: list[PointData] = []
-        texts: list[str | None] = []
-        for i, op in enumerate(ops):
+    # ---- state -------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        """Raise ``StoreClosedError`` after ``close()``; finish a pending rollback before anything else."""
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"{self!r} is closed: open a new store on the same path or collection")
+            undo = self._pending_undo
+            if undo is None:
+                return
             try:
-                ns = validate_namespace(op.namespace)
-                key = validate_key(op.key)
-                value = encode_value(op.value)
-            except InvalidValueError as e:
-                raise type(e)(f"batch item {i} ({op.namespace!r}, {op.key!r}): {e}") from None
-            if op.index is not None and not isinstance(op.index, bool | list):
-                raise InvalidValueError(f"index must be None, False or a list of field paths, got {op.index!r}")
-            payload = {
-                "ns": namespace_prefixes(ns),
-                "ns_path": namespace_path(ns),
-                "ns_depth": len(ns),
-                "key": key,
-                "value": value,
-            }
-            points.append(PointData(point_id(ns, key), payload))
-            texts.append(self._text_for(value, op.index))
-        return points, texts
+                self._replay(undo)
+            except StoreError as e:
+                raise StoreEngineError(
+                    f"{self!r} could not roll back a failed batch yet ({e}): it retries on every call and on "
+                    "reopen; fix the cause (disk space, permissions) or reopen the store"
+                ) from e
+            self._pending_undo = None
 
+    def _replay(self, change: Change) -> None:
+        """Apply a recorded change (a rollback, or a batch a crash interrupted), then forget the journal."""
+        if change.upserts:
+            self._upsert(change.upserts)
+        if change.deletes:
+            self._delete_ids(change.deletes)
+        self._flush()
+        self._journal_end()
+
+    # ---- writes ------------------------------------------------------------------------------
     def batch(self, puts: Iterable[PutOp] = (), deletes: Iterable[tuple[Namespace, str]] = ()) -> None:
         """Apply upserts and deletes all-or-nothing.
 
         Every item is validated and embedded before anything is written; if the engine fails
         part-way, items already written are restored to their previous state.
+
+        Raises:
+            InvalidValueError / InvalidNamespaceError: bad input (nothing written).
+            StoreFullError: the disk is too full (nothing written). StoreEngineError: the engine failed
+            (rolled back). StoreClosedError: after ``close()``.
         """
-        put_ops = list(puts)
-        del_keys = [(validate_namespace(ns), validate_key(k)) for ns, k in deletes]
-        points, texts = self._prepare(put_ops)
+        self._check_open()
+        points, texts = prepare_puts(puts, self.index_fields)
+        del_keys = delete_keys(deletes)
         seen: dict[str, int] = {}
         for i, p in enumerate(points):  # last write of a key in a batch wins
             seen[p.id] = i
@@ -147,43 +149,49 @@ class BaseStore(ABC):
             sparse = self.sparse_embedder.embed_documents([t for _, t in to_embed])
             for (p, _), d, s in zip(to_embed, dense, sparse, strict=True):
                 p.dense, p.sparse = d, s
-        delete_ids = [point_id(ns, k) for ns, k in del_keys]
+        delete_ids = list(dict.fromkeys(point_id(ns, k) for ns, k in del_keys))
         with self._lock:
+            self._check_open()
             before = self._retrieve([p.id for p in points] + delete_ids, with_vectors=True)
-            now = utcnow().isoformat()
+            now = utcnow()
             for p in points:
                 prev = before.get(p.id)
-                p.payload["created_at"] = prev.payload["created_at"] if prev else now
-                p.payload["updated_at"] = now
-                p.payload["updated_ts"] = utcnow().timestamp()
+                p.payload["created_at"] = prev.payload["created_at"] if prev else now.isoformat()
+                p.payload["updated_at"] = now.isoformat()
+                p.payload["updated_ts"] = now.timestamp()
             delete_ids = [i for i in delete_ids if i in before]
             if not points and not delete_ids:
                 return
             self._apply(points, delete_ids, before)
 
     def _apply(self, points: list[PointData], delete_ids: list[str], before: dict[str, PointData]) -> None:
-        multi = bool(points) and bool(delete_ids)
-        if multi:
-            self._journal_begin(points, delete_ids)
+        undo = Change(list(before.values()), [p.id for p in points if p.id not in before])
+        self._reserve(batch_bytes(points))
+        journaled = bool(points) and bool(delete_ids)
+        if journaled:
+            self._journal_begin(Change(points, delete_ids), undo)
         try:
             if points:
                 self._upsert(points)
             if delete_ids:
                 self._delete_ids(delete_ids)
             self._flush()
-        except BaseException:
-            restore = [b for b in before.values()]
-            fresh = [p.id for p in points if p.id not in before]
-            if restore:
-                self._upsert(restore)
-            if fresh:
-                self._delete_ids(fresh)
-            self._flush()
-            if multi:
-                self._journal_end()
+        except BaseException as exc:
+            self._roll_back(undo, journaled, exc)
             raise
-        if multi:
+        if journaled:
             self._journal_end()
+
+    def _roll_back(self, undo: Change, journaled: bool, exc: BaseException) -> None:
+        try:
+            self._journal_fail(undo, journaled=journaled)
+        except BaseException as e:  # the in-process rollback below still runs
+            exc.add_note(f"memspy: recording the rollback failed: {e}")
+        try:
+            self._replay(undo)
+        except BaseException as e:
+            self._pending_undo = undo
+            exc.add_note(f"memspy: rolling the batch back failed too ({e}); the store retries before its next call")
 
     def put(
         self, namespace: Namespace, key: str, value: dict[str, Any], *, index: bool | list[str] | None = None
@@ -201,7 +209,7 @@ class BaseStore(ABC):
 
     def delete_many(self, keys: Iterable[tuple[Namespace, str] | DeleteOp]) -> None:
         """Delete many items in one all-or-nothing batch."""
-        self.batch(deletes=[(k.namespace, k.key) if isinstance(k, DeleteOp) else k for k in keys])
+        self.batch(deletes=keys)  # type: ignore[arg-type]
 
     def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]], *, durable: bool = False) -> int:
         """Merge fields into the values of existing items without re-embedding them; return how many changed.
@@ -210,15 +218,20 @@ class BaseStore(ABC):
         One upsert writes them all (atomic in the engine's log); unless ``durable``, it is not synced to
         disk on the spot, because recall calls this after every search and a sync would double its cost.
         """
+        self._check_open()
         ns = validate_namespace(namespace)
+        if not isinstance(patches, dict) or not all(isinstance(p, dict) for p in patches.values()):
+            raise InvalidValueError("patches must map item keys to dicts of fields to merge into their values")
         ids = {point_id(ns, validate_key(k)): p for k, p in patches.items()}
         with self._lock:
+            self._check_open()
             found = self._retrieve(list(ids), with_vectors=True)
             points = []
             for pid, point in found.items():
                 value = encode_value({**point.payload["value"], **ids[pid]})
                 points.append(PointData(pid, {**point.payload, "value": value}, point.dense, point.sparse))
             if points:
+                self._reserve(batch_bytes(points))
                 self._upsert(points)
                 if durable:
                     self._flush()
@@ -228,10 +241,12 @@ class BaseStore(ABC):
     def get(self, namespace: Namespace, key: str) -> Item | None:
         """Return the item or None."""
         ns = validate_namespace(namespace)
+        pid = point_id(ns, validate_key(key))
         with self._lock:
-            found = self._retrieve([point_id(ns, validate_key(key))])
+            self._check_open()
+            found = self._retrieve([pid])
         point = next(iter(found.values()), None)
-        return _item_from(point.payload) if point else None
+        return item_from(point.payload) if point else None
 
     def search(
         self,
@@ -246,22 +261,26 @@ class BaseStore(ABC):
 
         With ``query``: hybrid (dense + BM25) search fused with reciprocal rank fusion; without:
         the newest items first. ``filter`` applies to value fields (see ``memspy.stores._filters``).
+
+        Raises:
+            InvalidNamespaceError / InvalidFilterError / InvalidValueError: bad arguments, named.
         """
         ns = validate_namespace(namespace_prefix, allow_empty=True, field_name="namespace_prefix")
-        if not isinstance(limit, int) or limit < 1 or not isinstance(offset, int) or offset < 0:
-            raise InvalidValueError(f"limit must be >= 1 and offset >= 0, got limit={limit!r} offset={offset!r}")
+        limit = check_count("limit", limit, low=1, high=MAX_LIMIT)  # type: ignore[assignment]
+        offset = check_count("offset", offset, low=0, high=MAX_OFFSET)  # type: ignore[assignment]
+        query = check_query(query)
         cf = compile_filter(filter)
         if ns:
             cf.must.append(Condition("match", "ns", namespace_path(ns)))
+        self._check_open()
         dense = sparse = None
         if query is not None:
-            if not isinstance(query, str) or not query.strip():
-                raise InvalidValueError("query must be a non-empty string, or None to list items")
             dense = self.embedder.embed_query(query)
             sparse = self.sparse_embedder.embed_query(query)
         with self._lock:
+            self._check_open()
             hits = self._query(dense, sparse, cf, limit, offset)
-        return [_item_from(p, s, with_score=True) for p, s in hits]  # type: ignore[misc]
+        return [item_from(p, s, with_score=True) for p, s in hits]  # type: ignore[misc]
 
     def list_namespaces(
         self,
@@ -273,43 +292,24 @@ class BaseStore(ABC):
         offset: int = 0,
     ) -> list[Namespace]:
         """List distinct namespaces, optionally under ``prefix``, ending in ``suffix``, cut to ``max_depth``."""
+        pre = validate_namespace(prefix or (), allow_empty=True, field_name="prefix")
+        suf = validate_namespace(suffix or (), allow_empty=True, field_name="suffix")
+        depth = check_count("max_depth", max_depth, low=1, high=MAX_NAMESPACE_PARTS, allow_none=True)
+        limit = check_count("limit", limit, low=1, high=MAX_LIMIT)  # type: ignore[assignment]
+        offset = check_count("offset", offset, low=0, high=MAX_OFFSET)  # type: ignore[assignment]
         cf = CompiledFilter(must=[], must_not=[])
-        if prefix:
-            cf.must.append(Condition("match", "ns", namespace_path(validate_namespace(prefix, field_name="prefix"))))
+        if pre:
+            cf.must.append(Condition("match", "ns", namespace_path(pre)))
         with self._lock:
+            self._check_open()
             paths = self._namespace_paths(cf)
         out: set[Namespace] = set()
         for path in paths:
-            ns = tuple(path.split("\x1f"))
-            if suffix and ns[-len(suffix) :] != tuple(suffix):
+            ns = tuple(path.split(NS_SEP))
+            if suf and ns[-len(suf) :] != suf:
                 continue
-            out.add(ns[:max_depth] if max_depth else ns)
+            out.add(ns[:depth] if depth else ns)
         return sorted(out)[offset : offset + limit]
-
-    # ---- async twins -------------------------------------------------------------------------
-    async def aput(self, namespace: Namespace, key: str, value: dict[str, Any], **kw: Any) -> None:
-        await asyncio.to_thread(self.put, namespace, key, value, **kw)
-
-    async def aget(self, namespace: Namespace, key: str) -> Item | None:
-        return await asyncio.to_thread(self.get, namespace, key)
-
-    async def adelete(self, namespace: Namespace, key: str) -> None:
-        await asyncio.to_thread(self.delete, namespace, key)
-
-    async def asearch(self, namespace_prefix: Namespace, **kw: Any) -> list[SearchItem]:
-        return await asyncio.to_thread(lambda: self.search(namespace_prefix, **kw))
-
-    async def alist_namespaces(self, **kw: Any) -> list[Namespace]:
-        return await asyncio.to_thread(lambda: self.list_namespaces(**kw))
-
-    async def aput_many(self, ops: Iterable[PutOp]) -> None:
-        await asyncio.to_thread(self.put_many, list(ops))
-
-    async def adelete_many(self, keys: Iterable[tuple[Namespace, str]]) -> None:
-        await asyncio.to_thread(self.delete_many, list(keys))
-
-    async def abatch(self, puts: Iterable[PutOp] = (), deletes: Iterable[tuple[Namespace, str]] = ()) -> None:
-        await asyncio.to_thread(self.batch, list(puts), list(deletes))
 
     def __enter__(self) -> BaseStore:
         return self

@@ -1,14 +1,14 @@
-"""The ``Store`` protocol every memspy store keeps, and the engine-level point type."""
+"""The ``Store`` protocol every memspy store keeps, and the engine-level point and change types."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from memspy.stores._types import Item, Namespace, PutOp, SearchItem
 
-__all__ = ["PointData", "Store"]
+__all__ = ["Change", "PointData", "Store"]
 
 
 @runtime_checkable
@@ -56,3 +56,14 @@ class PointData:
             s = self.sparse
             out["bm25"] = sparse_type(indices=list(s.indices), values=list(s.values)) if sparse_type else s
         return out
+
+
+@dataclass
+class Change:
+    """What one batch does to the engine: points to upsert, then ids to delete."""
+
+    upserts: list[PointData] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes)

@@ -6,6 +6,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
+from memspy.stores._engine import engine_errors
 from memspy.stores._filters import CompiledFilter, Condition
 from memspy.stores.base import BaseStore, PointData
 from memspy.stores.errors import StoreError, StoreLockedError
@@ -67,10 +68,11 @@ class QdrantStore(BaseStore):
             except RuntimeError as e:
                 if "already accessed" in str(e):
                     raise StoreLockedError(f"{path} is in use by another QdrantClient: close it first") from e
-                raise
+                raise StoreError(f"cannot open Qdrant at {url or location or path}: {e}") from e
         self.client = client
         self.collection = collection
-        self._ensure_collection()
+        with engine_errors(f"opening collection {collection!r}"):
+            self._ensure_collection()
 
     def _ensure_collection(self) -> None:
         if self.client.collection_exists(self.collection):
@@ -99,7 +101,9 @@ class QdrantStore(BaseStore):
         if not ids:
             return {}
         out: dict[str, PointData] = {}
-        for r in self.client.retrieve(self.collection, ids, with_payload=True, with_vectors=with_vectors):
+        with engine_errors(f"reading {len(ids)} points"):
+            records = self.client.retrieve(self.collection, ids, with_payload=True, with_vectors=with_vectors)
+        for r in records:
             vec: dict[str, Any] = r.vector if with_vectors and isinstance(r.vector, dict) else {}
             out[str(r.id)] = PointData(str(r.id), r.payload or {}, vec.get("dense"), vec.get("bm25"))
         return out
@@ -108,10 +112,12 @@ class QdrantStore(BaseStore):
         qpoints = [
             models.PointStruct(id=p.id, payload=p.payload, vector=p.named_vectors(models.SparseVector)) for p in points
         ]
-        self.client.upsert(self.collection, qpoints, wait=True)
+        with engine_errors(f"writing {len(points)} points"):
+            self.client.upsert(self.collection, qpoints, wait=True)
 
     def _delete_ids(self, ids: list[str]) -> None:
-        self.client.delete(self.collection, models.PointIdsList(points=list(ids)), wait=True)
+        with engine_errors(f"deleting {len(ids)} points"):
+            self.client.delete(self.collection, models.PointIdsList(points=list(ids)), wait=True)
 
     def _flush(self) -> None:
         """Writes are acknowledged with ``wait=True``; the server's WAL makes them durable."""
@@ -119,7 +125,12 @@ class QdrantStore(BaseStore):
     def _query(
         self, dense: list[float] | None, sparse: Any, cf: CompiledFilter, limit: int, offset: int
     ) -> list[tuple[dict[str, Any], float | None]]:
-        flt = _filter(cf)
+        with engine_errors("searching"):
+            return self._query_points(dense, sparse, _filter(cf), limit, offset)
+
+    def _query_points(
+        self, dense: list[float] | None, sparse: Any, flt: models.Filter | None, limit: int, offset: int
+    ) -> list[tuple[dict[str, Any], float | None]]:
         if dense is None:
             res = self.client.query_points(
                 self.collection,
@@ -147,16 +158,27 @@ class QdrantStore(BaseStore):
         return [(p.payload or {}, float(p.score)) for p in res.points]
 
     def _namespace_paths(self, cf: CompiledFilter) -> list[str]:
-        res = self.client.facet(self.collection, key="ns_path", facet_filter=_filter(cf), limit=1_000_000, exact=True)
+        with engine_errors("listing namespaces"):
+            res = self.client.facet(
+                self.collection, key="ns_path", facet_filter=_filter(cf), limit=1_000_000, exact=True
+            )
         return [str(h.value) for h in res.hits]
 
     def count(self) -> int:
         """Number of items stored (all namespaces)."""
-        return int(self.client.count(self.collection, exact=True).count)
+        with self._lock:
+            self._check_open()
+            with engine_errors("counting points"):
+                return int(self.client.count(self.collection, exact=True).count)
 
     def close(self) -> None:
-        """Close the client connection."""
-        self.client.close()
+        """Close the client connection. Closing twice is fine."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with engine_errors("closing the client"):
+                self.client.close()
 
     def __repr__(self) -> str:
         return f"QdrantStore(collection={self.collection!r})"

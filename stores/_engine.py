@@ -1,0 +1,86 @@
+"""The boundary between memspy and a storage engine: every engine failure leaves it as a ``StoreError``.
+
+Engines written in Rust raise bare ``Exception``s for I/O and decoding errors, and a Rust panic
+arrives as ``pyo3_runtime.PanicException``, which derives from ``BaseException`` so that
+``except Exception`` does not catch it. ``engine_errors`` turns all of them into typed errors.
+
+A full disk is guarded, not only reported: the embedded engine writes through memory maps, and a
+write into a memory-mapped file on a full disk kills the process with SIGBUS instead of raising.
+``check_free_space`` refuses a write (or an open) up front when the disk is too full for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from memspy.stores.errors import StoreEngineError, StoreError, StoreFullError
+
+__all__ = ["DEFAULT_MIN_FREE_BYTES", "check_free_space", "engine_errors", "free_bytes", "is_panic", "translate"]
+
+# Headroom kept free on the store's disk. The engine touches pages of several memory-mapped files per
+# write (log, payloads, vectors, indexes), a few KB each beyond the data itself; the margin covers that
+# with room to spare, plus what a reopen touches.
+DEFAULT_MIN_FREE_BYTES = 16 * 2**20
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_FULL_TEXT = ("no space left on device", "disk quota exceeded")
+# Never translated: they are requests to stop, not failures of the engine.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
+
+def is_panic(exc: BaseException) -> bool:
+    """True for a Rust panic surfaced by pyo3 (each extension defines its own ``PanicException`` type)."""
+    return type(exc).__name__ == "PanicException"
+
+
+def translate(exc: BaseException, action: str) -> StoreError:
+    """The typed error for an engine failure during ``action`` (e.g. ``"writing 3 points"``)."""
+    text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS) or any(t in text.lower() for t in _FULL_TEXT):
+        return StoreFullError(f"the disk is full while {action}: {text}; free space on it, then retry")
+    if is_panic(exc):
+        return StoreEngineError(
+            f"the storage engine panicked while {action}: {text}; the operation did not complete. If it "
+            "keeps failing, copy the store's directory and report the message"
+        )
+    return StoreEngineError(f"the storage engine failed while {action}: {type(exc).__name__}: {text}")
+
+
+@contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Run engine calls, re-raising any failure (a panic included) as a typed ``StoreError``."""
+    try:
+        yield
+    except (StoreError, *_PASS_THROUGH):
+        raise
+    except BaseException as exc:
+        raise translate(exc, action) from exc
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def check_free_space(path: Path, need: int, action: str) -> None:
+    """Raise ``StoreFullError`` unless the disk holding ``path`` has ``need`` bytes free.
+
+    Raises:
+        StoreFullError: naming how much is free, how much the operation needs, and the fix.
+    """
+    if need <= 0:
+        return
+    try:
+        free = free_bytes(path)
+    except OSError as exc:  # pragma: no cover - statvfs on an existing directory does not fail
+        raise translate(exc, f"checking free space for {action}") from exc
+    if free < need:
+        raise StoreFullError(
+            f"{path} has {free:,} bytes free but {action} needs {need:,} (the store keeps a safety margin, "
+            "because the engine's memory-mapped writes cannot fail gracefully on a full disk): free space on "
+            "that disk, or lower min_free_bytes if you know the margin is too large"
+        )
