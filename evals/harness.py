@@ -14,14 +14,12 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dspy
-from dspy.clients.base_lm import GLOBAL_HISTORY
 from tqdm import tqdm
 
 from memspy.evals.jsonl import load_dataset
@@ -30,7 +28,7 @@ from memspy.evals.metrics import covered_turns, recall_at_k
 from memspy.evals.pipelines import BASELINES, Hit, PipelineContext, as_hit, load_pipeline
 from memspy.evals.qa import QAItem, QARunner, render_context
 from memspy.evals.report import summarize, write_report
-from memspy.pipelines.runtime import Usage
+from memspy.pipelines.runtime import Usage, measure
 from memspy.stores import Embedder, MiniLMEmbedder
 
 __all__ = ["EvalConfig", "RunDir", "run_eval", "select_questions"]
@@ -124,24 +122,6 @@ class RunDir:
             f.flush()
 
 
-@contextmanager
-def _history_usage(usage: Usage, step: str) -> Iterator[None]:
-    """LM calls and tokens from DSPy's global call history (sequential code; immune to nested trackers)."""
-    marker = GLOBAL_HISTORY[-1] if GLOBAL_HISTORY else None
-    try:
-        yield
-    finally:
-        idx = next((i for i in range(len(GLOBAL_HISTORY) - 1, -1, -1) if GLOBAL_HISTORY[i] is marker), -1)
-        new = GLOBAL_HISTORY[idx + 1 :]
-        tok = [e.get("usage") or {} for e in new]
-        usage.add(
-            step,
-            len(new),
-            sum(int(u.get("prompt_tokens") or 0) for u in tok),
-            sum(int(u.get("completion_tokens") or 0) for u in tok),
-        )
-
-
 def _row(name: str, q: Question, hits: list[Hit], seconds: float, ks: list[int], recall: bool) -> dict[str, Any]:
     ranked = [list(h.dia_ids) for h in hits]
     rec = {str(k): recall_at_k(ranked, q.evidence, k) for k in ks} if recall and q.evidence else None
@@ -162,7 +142,7 @@ def _row(name: str, q: Question, hits: list[Hit], seconds: float, ks: list[int],
 
 def _ingest(name: str, pipeline: Any, conv: Conversation, rd: RunDir) -> None:
     usage, t0 = Usage(), time.perf_counter()
-    with _history_usage(usage, "ingest"):
+    with measure(usage, "ingest"):
         pipeline.ingest(conv)
     row = {"pipeline": name, "conversation": conv.sample_id, "turns": len(conv.turns), "sessions": len(conv.sessions)}
     row["seconds"] = time.perf_counter() - t0

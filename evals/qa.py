@@ -8,21 +8,19 @@ with DSPy's usage tracker, so per-question costs stay exact under parallelism.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dspy
-from dspy.utils.usage_tracker import track_usage
 
 from memspy.evals.locomo import Conversation, Question
 from memspy.evals.metrics import locomo_f1, qa_score
 from memspy.evals.pipelines import Hit
-from memspy.pipelines.runtime import Usage
-from memspy.signatures.qa import NOT_MENTIONED, AnswerFromMemories, JudgeAnswer
+from memspy.pipelines.runtime import Usage, measure
+from memspy.pipelines.semantic.answer import NOT_MENTIONED, AnswerJudge, MemoryAnswerer
 
-__all__ = ["QAItem", "QAOutcome", "QARunner", "gold_answer", "render_context", "tracked_usage"]
+__all__ = ["QAItem", "QAOutcome", "QARunner", "gold_answer", "render_context"]
 
 
 def render_context(hits: Sequence[Hit], conversation: Conversation) -> str:
@@ -40,22 +38,6 @@ def render_context(hits: Sequence[Hit], conversation: Conversation) -> str:
 def gold_answer(q: Question) -> str:
     """The reference answer the judge sees (category 5: the information is not in the conversation)."""
     return NOT_MENTIONED if q.category == 5 else q.answer
-
-
-@contextmanager
-def tracked_usage(usage: Usage, step: str) -> Iterator[None]:
-    """Add the LM calls and tokens made by this thread inside the block to ``usage`` under ``step``."""
-    with dspy.settings.context(track_usage=True), track_usage() as tracker:
-        try:
-            yield
-        finally:
-            entries = [e for es in tracker.usage_data.values() for e in es]
-            usage.add(
-                step,
-                len(entries),
-                sum(int(e.get("prompt_tokens") or 0) for e in entries),
-                sum(int(e.get("completion_tokens") or 0) for e in entries),
-            )
 
 
 @dataclass(frozen=True)
@@ -97,25 +79,25 @@ class QARunner:
     """
 
     def __init__(self, *, judge: bool = True, workers: int = 1) -> None:
-        self.answerer = dspy.Predict(AnswerFromMemories)
-        self.judge = dspy.Predict(JudgeAnswer) if judge else None
+        self.answerer = MemoryAnswerer()
+        self.judge = AnswerJudge() if judge else None
         self.workers = max(1, workers)
 
     def one(self, item: QAItem) -> QAOutcome:
         """Answer one question; LM failures are recorded in ``error``, never raised."""
         q, usage = item.question, Usage()
         try:
-            with tracked_usage(usage, "answer"):
-                answer = str(self.answerer(memories=item.context, question=q.question).answer).strip()
+            with measure(usage, "answer"):
+                answer = self.answerer(memories=item.context, question=q.question).answer
         except Exception as e:
             return QAOutcome(None, None, None, None, usage, f"answer: {type(e).__name__}: {e}"[:500])
         f1 = None if q.category == 5 else locomo_f1(answer, q.answer, q.category)
         verdict, error = None, None
         if self.judge is not None:
             try:
-                with tracked_usage(usage, "judge"):
+                with measure(usage, "judge"):
                     out = self.judge(question=q.question, gold_answer=gold_answer(q), answer=answer)
-                verdict = 1.0 if str(out.verdict).strip().upper() == "CORRECT" else 0.0
+                verdict = 1.0 if out.correct else 0.0
             except Exception as e:
                 error = f"judge: {type(e).__name__}: {e}"[:500]
         return QAOutcome(answer, qa_score(answer, q.answer, q.category), f1, verdict, usage, error)

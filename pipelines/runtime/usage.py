@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
+from dspy.utils.callback import BaseCallback
 from dspy.utils.usage_tracker import track_usage
 
 __all__ = ["Usage", "UsageMeter", "measure"]
@@ -79,33 +80,56 @@ class UsageMeter:
         return UsageMeter()
 
 
-def _lm_history() -> list[dict[str, Any]]:
-    lm = dspy.settings.lm
-    history: list[dict[str, Any]] = getattr(lm, "history", []) if lm is not None else []
-    return history
+class _CallMeter(BaseCallback):
+    """Counts each LM call made while it is an active DSPy callback, in any thread and for any LM.
+
+    A call's tokens are what it added to the calling thread's usage tracker; a call that added nothing to a
+    caching LM was served from DSPy's cache (DSPy logs cache hits with no usage).
+    """
+
+    def __init__(self) -> None:
+        self.calls = self.cached = self.prompt = self.completion = 0
+        self._open: dict[str, tuple[Any, int, bool]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _entries(tracker: Any) -> list[dict[str, Any]]:
+        return [e for es in tracker.usage_data.values() for e in es] if tracker is not None else []
+
+    def on_lm_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
+        tracker = dspy.settings.usage_tracker
+        # DSPy's own rule for whether an LM's answers are cached.
+        caching = bool(getattr(instance, "cache", False)) and getattr(instance, "_cache_responses", True)
+        with self._lock:
+            self._open[call_id] = (tracker, len(self._entries(tracker)), caching)
+
+    def on_lm_end(self, call_id: str, outputs: Any, exception: Exception | None = None) -> None:
+        with self._lock:
+            opened = self._open.pop(call_id, None)
+        if opened is None or exception is not None:
+            return
+        tracker, start, caching = opened
+        new = self._entries(tracker)[start:]
+        with self._lock:
+            self.calls += 1
+            self.cached += int(caching and not new)
+            self.prompt += sum(int(e.get("prompt_tokens") or 0) for e in new)
+            self.completion += sum(int(e.get("completion_tokens") or 0) for e in new)
 
 
 @contextmanager
 def measure(usage: Usage, step: str) -> Iterator[None]:
-    """Count the LM calls and tokens of the code inside the block under ``step``.
+    """Count the LM calls and tokens of the code inside the block under ``step``: THE usage meter.
 
-    Calls are counted from the LM's history (so adapter retries count), cache hits (logged with no usage by a
-    caching LM) separately; tokens come
-    from DSPy's usage tracker, which skips cache hits (LMs that report no usage, such as ``DummyLM``, count
-    zero tokens).
+    Every LM call counts (adapter retries too), whichever LM makes it (the configured one or a predictor's own)
+    and in whichever thread (``dspy.Parallel`` workers included); nested blocks each count what runs inside
+    them. Cache hits are counted as calls and, separately, as ``cached_calls``, with no tokens. Tokens come
+    from DSPy's usage tracker (LMs that report no usage count zero tokens).
     """
-    start = len(_lm_history())
-    with dspy.settings.context(track_usage=True), track_usage() as tracker:
+    meter = _CallMeter()
+    callbacks = [*(dspy.settings.get("callbacks") or []), meter]
+    with dspy.settings.context(track_usage=True, callbacks=callbacks), track_usage():
         try:
             yield
         finally:
-            new = _lm_history()[start:]
-            lm = dspy.settings.lm
-            # DSPy's own rule for whether an LM's answers are cached; a cache hit is logged with empty usage.
-            caching = bool(getattr(lm, "cache", False)) and getattr(lm, "_cache_responses", True)
-            cached = sum(1 for e in new if not e.get("usage")) if caching else 0
-            entries = [e for es in tracker.usage_data.values() for e in es]
-            calls = max(len(new), len(entries))
-            prompt = sum(int(e.get("prompt_tokens") or 0) for e in entries)
-            completion = sum(int(e.get("completion_tokens") or 0) for e in entries)
-            usage.add(step, calls, prompt, completion, cached)
+            usage.add(step, meter.calls, meter.prompt, meter.completion, meter.cached)

@@ -1,6 +1,7 @@
 """Semantic memory: facts, triples and profiles extracted from conversations, their schemas, the memory and
 store managers, the agent tools, the background executor, and answering from memories."""
 
+from memspy.pipelines.semantic.answer import AnswerJudge, MemoryAnswerer
 from memspy.pipelines.semantic.executor import ReflectionExecutor, ReflectionFuture
 from memspy.pipelines.semantic.manager import AppliedOperation, MemoryManager, create_memory_manager
 from memspy.pipelines.semantic.schemas import (
@@ -18,11 +19,13 @@ from memspy.pipelines.semantic.tools import MemoryTool, create_manage_memory_too
 from memspy.pipelines.semantic.validate import ExistingMemory, parse_existing, validate_operations
 
 __all__ = [
+    "AnswerJudge",
     "AppliedOperation",
     "Episode",
     "ExistingMemory",
     "ExtractedMemory",
     "Memory",
+    "MemoryAnswerer",
     "MemoryManager",
     "MemorySchema",
     "MemoryStoreManager",

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import dspy
+from dspy.utils import DummyLM
 
 from memspy.pipelines import Memory, create_memory_manager
 from memspy.pipelines.runtime.llama_engine import AsyncLlamaEngine, LlamaEngine
@@ -58,3 +59,28 @@ def test_usage_merges_per_step() -> None:
         "completion_tokens": 15,
     }
     assert (total.calls, total.cached_calls, total.total_tokens) == (4, 1, 198)
+
+
+def test_the_meter_counts_any_lm_in_nested_blocks_and_worker_threads() -> None:
+    from memspy.pipelines.runtime import measure, predictor
+
+    own = DummyLM([{"answer": "a"}] * 6, adapter=dspy.JSONAdapter())
+    ask = predictor("question -> answer", own)  # its own LM, not the configured one
+    outer, inner = Usage(), Usage()
+    with dspy.context(adapter=dspy.JSONAdapter()):
+        with measure(outer, "outer"):
+            ask(question="q1")
+            with measure(inner, "inner"):
+                ask(question="q2")
+        assert (outer.calls, inner.calls) == (2, 1)
+
+        def one(i: int) -> int:
+            mine = Usage()
+            with measure(mine, "worker"):
+                ask(question=f"w{i}")
+            return mine.calls
+
+        around = Usage()
+        with measure(around, "parallel"):
+            per_worker = dspy.Parallel(num_threads=3, disable_progress_bar=True)([(one, {"i": i}) for i in range(3)])
+    assert per_worker == [1, 1, 1] and around.calls == 3 and around.by_step["parallel"]["calls"] == 3
