@@ -1,4 +1,8 @@
-"""Stored shapes of episodic memory (episodes, reflections, open sessions) and their text for prompts."""
+"""Stored shapes of episodic memory (episodes, reflections) and their text for prompts.
+
+They build on the one record format (:mod:`memspy.pipelines.records.format`): the same timestamps, access
+counters and version history as every other record, with episodic fields in place of ``content``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any
 
 from memspy.pipelines.episodic.reflection import ReflectionChange
 from memspy.pipelines.episodic.turns import render_summaries
-from memspy.pipelines.records.format import MAX_HISTORY, now_iso
+from memspy.pipelines.records.format import bookkeeping, next_version
 
 __all__ = [
     "EPISODE_KIND",
@@ -32,7 +36,6 @@ def _episode_text(rec: dict[str, Any]) -> str:
 
 def episode_record(fields: dict[str, Any], turns: list[dict[str, Any]], session_id: str) -> dict[str, Any]:
     """A consolidated episode as stored: its fields, turn summaries, embedded ``text``, provenance, timestamps."""
-    ts = now_iso()
     rec: dict[str, Any] = {
         "kind": EPISODE_KIND,
         **{k: fields.get(k, "") for k in ("situation", "intent", "assessment", "justification", "reflection")},
@@ -41,10 +44,7 @@ def episode_record(fields: dict[str, Any], turns: list[dict[str, Any]], session_
         "provenance": {"source": "episodic", "session_id": session_id, "turn_ids": [t["turn_id"] for t in turns]},
         "reflection_keys": [],
         "importance": 0.5,
-        "created_at": ts,
-        "updated_at": ts,
-        "last_accessed_at": None,
-        "access_count": 0,
+        **bookkeeping(history=False),
     }
     rec["text"] = _episode_text(rec)
     return rec
@@ -64,7 +64,6 @@ def _reflection_text(rec: dict[str, Any]) -> str:
 
 def new_reflection_record(change: ReflectionChange, provenance: dict[str, Any]) -> dict[str, Any]:
     """A new reflection; ``importance`` mirrors ``confidence`` so ranked recall favours confident lessons."""
-    ts = now_iso()
     rec: dict[str, Any] = {
         "kind": REFLECTION_KIND,
         "title": change.title,
@@ -73,11 +72,7 @@ def new_reflection_record(change: ReflectionChange, provenance: dict[str, Any]) 
         "confidence": change.confidence,
         "importance": change.confidence,
         "provenance": {k: list(v) for k, v in provenance.items()},
-        "created_at": ts,
-        "updated_at": ts,
-        "last_accessed_at": None,
-        "access_count": 0,
-        "history": [],
+        **bookkeeping(),
     }
     if change.split_from:
         rec["split_from"] = change.split_from
@@ -93,14 +88,8 @@ def updated_reflection_record(
     merged = {}
     for k in set(old.get("provenance", {})) | set(provenance):
         merged[k] = list(dict.fromkeys([*old.get("provenance", {}).get(k, []), *provenance.get(k, [])]))
-    snapshot = {k: old.get(k) for k in ("title", "use_cases", "hints", "confidence", "provenance", "updated_at")}
-    rec.update(
-        provenance=merged,
-        created_at=old.get("created_at", rec["created_at"]),
-        last_accessed_at=old.get("last_accessed_at"),
-        access_count=old.get("access_count", 0),
-        history=[*old.get("history", []), snapshot][-MAX_HISTORY:],
-    )
+    rec = next_version(old, rec, ("title", "use_cases", "hints", "confidence", "provenance", "updated_at"))
+    rec["provenance"] = merged
     return rec
 
 

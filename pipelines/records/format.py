@@ -15,8 +15,10 @@ __all__ = [
     "MAX_HISTORY",
     "RecordChange",
     "apply_changes",
+    "bookkeeping",
     "is_active",
     "new_record",
+    "next_version",
     "now_iso",
     "render_content",
     "retired_record",
@@ -71,23 +73,34 @@ def new_record(
     ``invalid_at`` appears once a record is soft-deleted.
     """
     body = _content_dict(content)
-    ts = now_iso()
     return {
         "kind": kind,
         "content": body,
         "text": render_content(body),
         "importance": round(min(1.0, max(0.0, float(importance))), 3),
         "provenance": provenance or {},
-        "created_at": ts,
-        "updated_at": ts,
-        "last_accessed_at": None,
-        "access_count": 0,
-        "history": [],
+        **bookkeeping(),
     }
 
 
-def _snapshot(old: dict[str, Any]) -> dict[str, Any]:
-    return {k: old.get(k) for k in ("content", "importance", "provenance", "updated_at")}
+def bookkeeping(*, history: bool = True) -> dict[str, Any]:
+    """The fields every stored record starts with, whatever its kind: ``created_at`` and ``updated_at`` (now),
+    ``last_accessed_at`` (None) and ``access_count`` (0) for ranked recall, and an empty ``history``."""
+    ts = now_iso()
+    fields: dict[str, Any] = {"created_at": ts, "updated_at": ts, "last_accessed_at": None, "access_count": 0}
+    if history:
+        fields["history"] = []
+    return fields
+
+
+def next_version(old: dict[str, Any], new: dict[str, Any], snapshot: tuple[str, ...]) -> dict[str, Any]:
+    """``new`` as the next version of ``old``: it keeps ``old``'s creation time and access counts, and ``old``'s
+    ``snapshot`` fields go into ``history`` (the last :data:`MAX_HISTORY` versions are kept)."""
+    new["created_at"] = old.get("created_at", new["created_at"])
+    new["last_accessed_at"] = old.get("last_accessed_at")
+    new["access_count"] = old.get("access_count", 0)
+    new["history"] = [*old.get("history", []), {k: old.get(k) for k in snapshot}][-MAX_HISTORY:]
+    return new
 
 
 def updated_record(
@@ -104,11 +117,7 @@ def updated_record(
         importance=old.get("importance", 0.5) if importance is None else importance,
         provenance=provenance if provenance is not None else old.get("provenance", {}),
     )
-    rec["created_at"] = old.get("created_at", rec["created_at"])
-    rec["last_accessed_at"] = old.get("last_accessed_at")
-    rec["access_count"] = old.get("access_count", 0)
-    rec["history"] = ([*old.get("history", []), _snapshot(old)])[-MAX_HISTORY:]
-    return rec
+    return next_version(old, rec, ("content", "importance", "provenance", "updated_at"))
 
 
 def retired_record(
