@@ -3,44 +3,66 @@
 Pass it as ``dspy.LM(engine.name, engine=engine, async_engine=AsyncLlamaEngine(engine))``. The engine takes one
 canonical ``dspy.lm15.Request`` and returns one ``Response``; DSPy keeps caching, retries and history. With
 ``supports_response_schema`` DSPy's JSONAdapter sends the signature's JSON schema, which becomes a llama.cpp
-grammar (every array capped with ``maxItems`` first, so a constrained list cannot repeat until ``max_tokens``).
-``llama_cpp`` is imported lazily: this module imports without it.
+grammar (every array capped with ``maxItems`` first, so a constrained list cannot repeat until ``max_tokens``),
+compiled once per schema.
+
+The KV cache is kept across calls: llama.cpp evaluates only the part of a prompt after the prefix it shares
+with the previous call, and :class:`~memspy.pipelines.runtime.llama_prefix.PrefixStates` keeps the prefix of
+each recent signature so that signatures called in turn do not evict each other. ``reset_every_call=True`` (or
+``MEMSPY_LM_RESET=1``) starts every call from an empty cache instead, for bit-identical greedy output across
+runs. Each call's token and time counters are on ``Response.usage.cache_read_tokens`` (prompt tokens reused)
+and ``Response.provider_data["llama_cpp"]``. ``llama_cpp`` is imported lazily: this module imports without it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
+import dataclasses
+import importlib.util
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dspy.lm15 import ContextLengthError, Message, Request, Response, TextPart, ThinkingPart, Usage, response_to_events
-from dspy.lm15 import UnsupportedFeatureError as LMUnsupportedFeature
+from dspy.lm15 import ContextLengthError, Message, Request, Response, TextPart, Usage, response_to_events
 
+from memspy.pipelines.runtime.llama_prefix import (
+    CallStats,
+    PrefixStates,
+    common_prefix_length,
+    family_key,
+    held_tokens,
+    prompt_eval_seconds,
+)
+from memspy.pipelines.runtime.llama_request import (
+    DEFAULT_MAX_ITEMS,
+    OPTIONAL_PARAMS,
+    GrammarCache,
+    add_max_items,
+    chat_messages,
+    completion_kwargs,
+)
 from memspy.pipelines.runtime.model_files import local_lm_name
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_N_CTX",
+    "DEFAULT_PREFIX_STATES",
     "AsyncLlamaEngine",
     "LlamaEngine",
     "add_max_items",
     "default_n_threads",
+    "default_reset_every_call",
 ]
 
-DEFAULT_MAX_ITEMS = 12
 DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
+DEFAULT_PREFIX_STATES = 4
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_call", "function_call": "tool_call"}
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "unevaluatedItems")
-_EXTENSIONS = ("min_p", "repeat_penalty", "typical_p")
-_OPTIONAL = ("top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")
+_TRUE = {"1", "true", "yes", "on"}
 
 
 def default_n_threads(n_threads: int | None = None) -> int:
@@ -68,62 +90,20 @@ def default_n_threads(n_threads: int | None = None) -> int:
     return n_threads
 
 
-def _is_array(schema: dict[str, Any]) -> bool:
-    kind = schema.get("type")
-    if kind == "array" or (isinstance(kind, list) and "array" in kind):
-        return True
-    return kind is None and ("items" in schema or "prefixItems" in schema)
-
-
-def _cap_arrays(schema: Any, max_items: int) -> None:
-    if not isinstance(schema, dict):
-        return
-    if _is_array(schema) and "maxItems" not in schema:
-        schema["maxItems"] = max(max_items, int(schema.get("minItems", 0)))
-    subs = [schema.get(key) for key in _SCHEMA_ONE]
-    subs += [sub for key in _SCHEMA_MAPS if isinstance(schema.get(key), dict) for sub in schema[key].values()]
-    subs += [sub for key in _SCHEMA_LISTS if isinstance(schema.get(key), list) for sub in schema[key]]
-    for sub in subs:
-        _cap_arrays(sub, max_items)
-
-
-def add_max_items(schema: dict[str, Any], max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, Any]:
-    """Return a copy of a JSON schema with ``maxItems`` on every array schema that lacks one.
-
-    Walks properties, ``$defs``/``definitions``, ``anyOf``/``oneOf``/``allOf``, ``items`` and the other
-    sub-schema keywords. An existing ``maxItems`` is kept; a ``minItems`` above ``max_items`` wins.
-
-    Args:
-        schema: A JSON schema (not modified).
-        max_items: The cap for uncapped arrays.
-
-    Returns:
-        The capped copy.
-    """
-    capped = copy.deepcopy(schema)
-    _cap_arrays(capped, max_items)
-    return capped
-
-
-def _text_of(parts: Any, where: str) -> str:
-    if isinstance(parts, str):
-        return parts
-    texts: list[str] = []
-    for part in parts:
-        if isinstance(part, TextPart):
-            texts.append(part.text)
-        elif not isinstance(part, ThinkingPart):
-            raise LMUnsupportedFeature(f"the local llama.cpp engine takes text only; {where} has a {part.type} part")
-    return "\n".join(texts)
+def default_reset_every_call(reset_every_call: bool | None = None) -> bool:
+    """Resolve whether to clear the KV cache before every call: argument, else env ``MEMSPY_LM_RESET``."""
+    if reset_every_call is not None:
+        return reset_every_call
+    return os.environ.get("MEMSPY_LM_RESET", "").strip().lower() in _TRUE
 
 
 class LlamaEngine:
-    """Synchronous DSPy engine over one lazily created ``llama_cpp.Llama`` (one lock serializes all use)."""
+    """Synchronous DSPy engine over one lazily created ``llama_cpp.Llama``; one lock serializes all calls."""
 
     supports_response_schema = True
     supports_function_calling = False
     supports_reasoning = False
-    supported_params = frozenset({"temperature", "max_tokens", "stop", "response_format", *_OPTIONAL})
+    supported_params = frozenset({"temperature", "max_tokens", "stop", "response_format", *OPTIONAL_PARAMS})
 
     def __init__(
         self,
@@ -136,6 +116,9 @@ class LlamaEngine:
         max_items: int = DEFAULT_MAX_ITEMS,
         temperature: float = 0.0,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        reset_every_call: bool | None = None,
+        prefix_states: int | PrefixStates = DEFAULT_PREFIX_STATES,
+        grammars: GrammarCache | None = None,
     ) -> None:
         """Create the engine; the model is loaded on first use.
 
@@ -148,16 +131,26 @@ class LlamaEngine:
             max_items: ``maxItems`` added to uncapped arrays of a response schema.
             temperature: Temperature when the request gives none.
             max_tokens: Completion cap when the request gives none.
+            reset_every_call: Clear the KV cache before every call (bit-identical greedy output, every prompt
+                evaluated whole); default :func:`default_reset_every_call`.
+            prefix_states: How many other signatures' prompt prefixes to keep (0: only the last one), or a
+                ready :class:`PrefixStates`.
+            grammars: The compiled-grammar cache; default one per engine when llama-cpp-python is installed,
+                else the schema is passed to llama.cpp as ``response_format`` on each call.
         """
         if model_path is None and llama is None:
             raise ValueError("LlamaEngine needs model_path or llama")
         self.model_path = Path(model_path) if model_path is not None else None
         self.n_threads = default_n_threads(n_threads)
-        self.n_ctx = n_ctx
-        self.max_items = max_items
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self._explicit_threads = n_threads
+        self.n_ctx, self.max_items, self.temperature, self.max_tokens = n_ctx, max_items, temperature, max_tokens
+        self.reset_every_call = default_reset_every_call(reset_every_call)
+        self.prefixes = prefix_states if isinstance(prefix_states, PrefixStates) else PrefixStates(prefix_states)
+        if grammars is None and importlib.util.find_spec("llama_cpp") is not None:
+            grammars = GrammarCache()
+        self.grammars = grammars
+        self.last_stats: CallStats | None = None
+        self.on_call: Callable[[CallStats], None] | None = None  # e.g. a benchmark collecting every call
+        self._explicit_threads, self._explicit_reset = n_threads, reset_every_call
         self._llama = llama
         self._owns_llama = llama is None
         self._lock = threading.RLock()
@@ -183,44 +176,19 @@ class LlamaEngine:
 
     def to_messages(self, request: Request) -> list[dict[str, str]]:
         """Turn ``request.system`` and ``request.messages`` into llama.cpp chat messages."""
-        if request.tools:
-            raise LMUnsupportedFeature("the local llama.cpp engine does not support tools")
-        messages: list[dict[str, str]] = []
-        if request.system is not None:
-            messages.append({"role": "system", "content": _text_of(request.system, "system")})
-        for message in request.messages:
-            if message.role == "tool":
-                raise LMUnsupportedFeature("the local llama.cpp engine does not support tool messages")
-            role = "system" if message.role == "developer" else message.role
-            messages.append({"role": role, "content": _text_of(message.parts, f"a {message.role} message")})
-        return messages
+        return chat_messages(request)
 
     def completion_kwargs(self, request: Request) -> dict[str, Any]:
-        """Map ``request.config`` to ``create_chat_completion`` keyword arguments."""
-        config = request.config
-        if config.logprobs is not None or config.tool_choice is not None:
-            raise LMUnsupportedFeature("the local llama.cpp engine does not support logprobs or tool_choice")
-        kwargs: dict[str, Any] = {
-            "temperature": self.temperature if config.temperature is None else config.temperature,
-            "max_tokens": config.max_tokens or self.max_tokens,
-        }
-        for key in _OPTIONAL:
-            if getattr(config, key) is not None:
-                kwargs[key] = getattr(config, key)
-        if config.stop:
-            kwargs["stop"] = list(config.stop)
-        extensions = config.extensions or {}
-        kwargs.update({key: extensions[key] for key in _EXTENSIONS if key in extensions})
-        fmt = config.response_format
-        if fmt is not None:
-            if fmt.get("type") == "json_schema":
-                schema = add_max_items(fmt["schema"], self.max_items)
-                kwargs["response_format"] = {"type": "json_object", "schema": schema}
-            else:
-                kwargs["response_format"] = {"type": "json_object"}
-        return kwargs
+        """Map ``request.config`` to ``create_chat_completion`` keyword arguments (a schema becomes ``grammar``)."""
+        return completion_kwargs(
+            request,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            max_items=self.max_items,
+            grammars=self.grammars,
+        )
 
-    def to_response(self, raw: dict[str, Any], model: str) -> Response:
+    def to_response(self, raw: dict[str, Any], model: str, stats: CallStats | None = None) -> Response:
         """Turn a llama.cpp chat-completion dict into a canonical ``Response`` with token usage."""
         choice = raw["choices"][0]
         text = (choice.get("message") or {}).get("content") or ""
@@ -230,8 +198,24 @@ class LlamaEngine:
             model=model,
             message=Message.assistant([TextPart(text)]),
             finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
-            usage=Usage(input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens")),
+            usage=Usage(
+                input_tokens=usage.get("prompt_tokens"),
+                output_tokens=usage.get("completion_tokens"),
+                cache_read_tokens=stats.reused_tokens if stats is not None else None,
+            ),
+            provider_data={"llama_cpp": stats.as_dict()} if stats is not None else None,
         )
+
+    def _measure(self, llm: Any, raw: dict[str, Any], before: list[int], fresh: bool, start: float) -> CallStats:
+        total = time.perf_counter() - start
+        prompt_s = prompt_eval_seconds(llm)
+        usage = raw.get("usage") or {}
+        sent, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        reused = common_prefix_length(before, held_tokens(llm)[:sent])
+        if reused >= sent and (len(before) != sent or not fresh):
+            reused = sent - 1  # llama.cpp evaluates the last prompt token again for fresh logits
+        generation_s = max(0.0, total - prompt_s) if prompt_s is not None else None
+        return CallStats(sent, max(0, reused), completion, prompt_s, generation_s, total)
 
     def complete(self, request: Request) -> Response:
         """Run one chat completion (greedy unless the request sets a temperature)."""
@@ -239,14 +223,28 @@ class LlamaEngine:
         kwargs = self.completion_kwargs(request)
         with self._lock:
             llm = self.llama
-            llm.reset()  # a reused KV prefix changes greedy output; every call starts clean
+            if self.reset_every_call:
+                llm.reset()
+                self.prefixes.forget()
+                restored = False
+            else:
+                restored = self.prefixes.switch(llm, family_key(messages))
+            before, fresh = held_tokens(llm), not getattr(llm, "_requires_eval", True)
+            prompt_eval_seconds(llm, reset=True)
+            start = time.perf_counter()
             try:
                 raw = llm.create_chat_completion(messages=messages, **kwargs)
             except ValueError as exc:  # llama.cpp's way of saying the prompt does not fit
                 if "context window" in str(exc):
                     raise ContextLengthError(str(exc), provider="llama.cpp") from exc
                 raise
-        return self.to_response(raw, request.model)
+            stats = self._measure(llm, raw, before, fresh, start)
+            if restored:
+                stats = dataclasses.replace(stats, restored=True)
+            self.last_stats = stats
+            if self.on_call is not None:
+                self.on_call(stats)
+        return self.to_response(raw, request.model, stats)
 
     def stream(self, request: Request) -> Iterator[Any]:
         """Stream events of one completion (computed whole, then replayed as events)."""
@@ -255,6 +253,7 @@ class LlamaEngine:
     def close(self) -> None:
         """Free the llama.cpp model if this engine loaded it; the next call loads it again."""
         with self._lock:
+            self.prefixes.forget()
             if not self._owns_llama or self._llama is None:
                 return
             llm, self._llama = self._llama, None
@@ -269,7 +268,8 @@ class LlamaEngine:
         """JSON state for saving a program with this LM (no secrets)."""
         path = str(self.model_path) if self.model_path is not None else None
         state = {key: getattr(self, key) for key in ("name", "n_ctx", "max_items", "temperature", "max_tokens")}
-        return {"model_path": path, "n_threads": self._explicit_threads, **state}
+        extra = {"n_threads": self._explicit_threads, "reset_every_call": self._explicit_reset}
+        return {"model_path": path, **extra, "prefix_states": self.prefixes.capacity, **state}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaEngine:

@@ -20,7 +20,8 @@ from dspy.lm15 import Config, ContextLengthError, ImagePart, Message, Request, U
 
 from memspy.pipelines.errors import LocalModelUnavailableError
 from memspy.pipelines.runtime import lm as lm_module
-from memspy.pipelines.runtime.llama_engine import AsyncLlamaEngine, LlamaEngine, add_max_items, default_n_threads
+from memspy.pipelines.runtime.llama_engine import AsyncLlamaEngine, LlamaEngine, default_n_threads
+from memspy.pipelines.runtime.llama_request import GrammarCache
 from memspy.pipelines.runtime.lm import build_lm, check_lm, configure_lm, resolve_model_name
 from memspy.pipelines.runtime.model_files import local_lm_name
 
@@ -60,36 +61,14 @@ class ExtractFacts(dspy.Signature):
     facts: list[Fact] = dspy.OutputField()
 
 
+def _schemas() -> GrammarCache:
+    """A grammar cache whose "grammar" is the schema itself, so tests can read what would be compiled."""
+    return GrammarCache(build=json.loads)
+
+
 def _lm(fake: FakeLlama, **kwargs: Any) -> dspy.LM:
-    engine = LlamaEngine(llama=fake, name="local/fake-q4_k_m-00000000", **kwargs)
+    engine = LlamaEngine(llama=fake, name="local/fake-q4_k_m-00000000", grammars=_schemas(), **kwargs)
     return dspy.LM(engine.name, engine=engine, async_engine=AsyncLlamaEngine(engine), cache=False)
-
-
-def test_add_max_items_walks_every_array() -> None:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "items": {"type": "string"},  # a property named "items" is not an array
-            "grid": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
-            "capped": {"type": "array", "maxItems": 3, "items": {"type": "string"}},
-            "many": {"type": "array", "minItems": 20, "items": {"type": "string"}},
-            "maybe": {"anyOf": [{"type": "array", "items": {"$ref": "#/$defs/Node"}}, {"type": "null"}]},
-            "union": {"type": ["array", "null"], "items": {"type": "string"}},
-        },
-        "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {}}}}},
-    }
-    before = json.dumps(schema)
-    capped = add_max_items(schema, 5)
-    props = capped["properties"]
-    assert "maxItems" not in props["items"]
-    assert props["grid"]["maxItems"] == 5 and props["grid"]["items"]["maxItems"] == 5
-    assert props["capped"]["maxItems"] == 3
-    assert props["many"]["maxItems"] == 20
-    assert props["maybe"]["anyOf"][0]["maxItems"] == 5 and "maxItems" not in props["maybe"]["anyOf"][1]
-    assert props["union"]["maxItems"] == 5
-    assert capped["$defs"]["Node"]["properties"]["children"]["maxItems"] == 5
-    assert json.dumps(schema) == before  # the input is not modified
-    assert add_max_items({"type": "array"})["maxItems"] == 12
 
 
 def test_request_becomes_chat_messages() -> None:
@@ -108,23 +87,25 @@ def test_request_becomes_chat_messages() -> None:
         engine.to_messages(image)
 
 
-def test_complete_resets_before_each_call_and_reports_usage() -> None:
+def test_complete_maps_config_and_reports_usage() -> None:
     fake = FakeLlama("first", "second", finish_reason="length")
-    engine = LlamaEngine(llama=fake, name="local/fake", temperature=0.0, max_tokens=64)
+    engine = LlamaEngine(llama=fake, name="local/fake", temperature=0.0, max_tokens=64, grammars=_schemas())
     schema = {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "string"}}}}
     config = Config(response_format={"type": "json_schema", "schema": schema}, stop=("END",), seed=3)
     request = Request(model="local/fake", messages=(Message.user("go"),), config=config)
     first = engine.complete(request)
     second = engine.complete(Request(model="local/fake", messages=(Message.user("again"),)))
-    assert fake.events == ["reset", "complete", "reset", "complete"]
+    assert fake.events == ["complete", "complete"]  # the KV cache is kept: no reset between calls
     assert first.text == "first" and second.text == "second"
     assert first.finish_reason == "length"
     assert (first.usage.input_tokens, first.usage.output_tokens, first.usage.total_tokens) == (101, 7, 108)
     sent = fake.calls[0]
-    assert sent["response_format"]["type"] == "json_object"
-    assert sent["response_format"]["schema"]["properties"]["xs"]["maxItems"] == 12
+    assert sent["grammar"]["properties"]["xs"]["maxItems"] == 12 and "response_format" not in sent
     assert (sent["temperature"], sent["max_tokens"], sent["stop"], sent["seed"]) == (0.0, 64, ["END"], 3)
-    assert "response_format" not in fake.calls[1]
+    assert "grammar" not in fake.calls[1] and "response_format" not in fake.calls[1]
+    json_mode = Config(response_format={"type": "json_object"})
+    engine.complete(Request(model="local/fake", messages=(Message.user("json"),), config=json_mode))
+    assert fake.calls[2]["response_format"] == {"type": "json_object"}
 
 
 def test_context_overflow_becomes_context_length_error_and_state_round_trips(tmp_path: Path) -> None:
@@ -152,9 +133,9 @@ def test_predict_through_json_adapter_parses_and_tracks_usage() -> None:
     usage = prediction.get_lm_usage()[lm.model]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (101, 7)
     sent = fake.calls[0]
-    assert fake.events == ["reset", "complete"]
+    assert fake.events == ["complete"]
     assert sent["messages"][0]["role"] == "system" and "I moved to Oslo" in sent["messages"][-1]["content"]
-    schema = sent["response_format"]["schema"]
+    schema = sent["grammar"]
     assert schema["properties"]["facts"]["maxItems"] == 4
     assert schema["$defs"]["Fact"]["properties"]["tags"]["maxItems"] == 4
 
@@ -168,7 +149,7 @@ def test_async_predict_uses_the_async_engine() -> None:
             return await dspy.Predict(ExtractFacts).acall(conversation="user: hi")
 
     assert asyncio.run(run()).facts == []
-    assert fake.events == ["reset", "complete"]
+    assert fake.events == ["complete"]
 
 
 def test_default_n_threads_precedence(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,193 @@
+"""DSPy requests as llama.cpp arguments: chat messages, sampling options, and one compiled grammar per schema.
+
+DSPy's JSONAdapter sends the signature's JSON schema with every call; every array in it is capped with
+``maxItems`` (a constrained list could otherwise repeat until ``max_tokens``). llama.cpp constrains decoding with a GBNF
+grammar converted from it; the conversion runs in Python, so :class:`GrammarCache` does it once per distinct
+schema (keyed by the schema's JSON text) instead of on every call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from dspy.lm15 import Request, TextPart, ThinkingPart
+from dspy.lm15 import UnsupportedFeatureError as LMUnsupportedFeature
+
+__all__ = [
+    "DEFAULT_MAX_ITEMS",
+    "OPTIONAL_PARAMS",
+    "GrammarCache",
+    "add_max_items",
+    "chat_messages",
+    "completion_kwargs",
+    "llama_grammar_from_schema",
+]
+
+DEFAULT_MAX_ITEMS = 12
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "unevaluatedItems")
+_EXTENSIONS = ("min_p", "repeat_penalty", "typical_p")
+OPTIONAL_PARAMS = ("top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")
+
+
+def _is_array(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "array" or (isinstance(kind, list) and "array" in kind):
+        return True
+    return kind is None and ("items" in schema or "prefixItems" in schema)
+
+
+def _cap_arrays(schema: Any, max_items: int) -> None:
+    if not isinstance(schema, dict):
+        return
+    if _is_array(schema) and "maxItems" not in schema:
+        schema["maxItems"] = max(max_items, int(schema.get("minItems", 0)))
+    subs = [schema.get(key) for key in _SCHEMA_ONE]
+    subs += [sub for key in _SCHEMA_MAPS if isinstance(schema.get(key), dict) for sub in schema[key].values()]
+    subs += [sub for key in _SCHEMA_LISTS if isinstance(schema.get(key), list) for sub in schema[key]]
+    for sub in subs:
+        _cap_arrays(sub, max_items)
+
+
+def add_max_items(schema: dict[str, Any], max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, Any]:
+    """Return a copy of a JSON schema with ``maxItems`` on every array schema that lacks one.
+
+    Walks properties, ``$defs``/``definitions``, ``anyOf``/``oneOf``/``allOf``, ``items`` and the other
+    sub-schema keywords. An existing ``maxItems`` is kept; a ``minItems`` above ``max_items`` wins.
+
+    Args:
+        schema: A JSON schema (not modified).
+        max_items: The cap for uncapped arrays.
+
+    Returns:
+        The capped copy.
+    """
+    capped = copy.deepcopy(schema)
+    _cap_arrays(capped, max_items)
+    return capped
+
+
+def llama_grammar_from_schema(schema_json: str) -> Any:
+    """Compile a JSON schema (as JSON text) into a ``llama_cpp.LlamaGrammar``, as llama-cpp-python itself does.
+
+    A schema the converter cannot handle falls back to plain JSON, like ``create_chat_completion`` does.
+    """
+    from llama_cpp import llama_grammar
+
+    try:
+        return llama_grammar.LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    except Exception:  # llama-cpp-python's own fallback for schemas it cannot convert
+        return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=False)
+
+
+class GrammarCache:
+    """Compiled grammars keyed by the JSON text of their schema, least recently used dropped first.
+
+    Args:
+        build: Turns schema JSON text into a grammar (default :func:`llama_grammar_from_schema`).
+        capacity: How many grammars to keep; pipelines that narrow a schema per call (turn ids) make many.
+    """
+
+    def __init__(self, build: Callable[[str], Any] | None = None, capacity: int = 64) -> None:
+        if capacity < 1:
+            raise ValueError(f"GrammarCache capacity must be >= 1, got {capacity}")
+        self.build = build or llama_grammar_from_schema
+        self.capacity = capacity
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, schema: dict[str, Any]) -> Any:
+        """Return the grammar for ``schema``, compiling it on first use."""
+        key = json.dumps(schema)  # key order kept: the grammar writes properties in the schema's order
+        with self._lock:
+            if key in self._items:
+                self.hits += 1
+                self._items.move_to_end(key)
+                return self._items[key]
+        grammar = self.build(key)
+        with self._lock:
+            self.misses += 1
+            self._items[key] = grammar
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return grammar
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _text_of(parts: Any, where: str) -> str:
+    if isinstance(parts, str):
+        return parts
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            texts.append(part.text)
+        elif not isinstance(part, ThinkingPart):
+            raise LMUnsupportedFeature(f"the local llama.cpp engine takes text only; {where} has a {part.type} part")
+    return "\n".join(texts)
+
+
+def chat_messages(request: Request) -> list[dict[str, str]]:
+    """Turn ``request.system`` and ``request.messages`` into llama.cpp chat messages (text only)."""
+    if request.tools:
+        raise LMUnsupportedFeature("the local llama.cpp engine does not support tools")
+    messages: list[dict[str, str]] = []
+    if request.system is not None:
+        messages.append({"role": "system", "content": _text_of(request.system, "system")})
+    for message in request.messages:
+        if message.role == "tool":
+            raise LMUnsupportedFeature("the local llama.cpp engine does not support tool messages")
+        role = "system" if message.role == "developer" else message.role
+        messages.append({"role": role, "content": _text_of(message.parts, f"a {message.role} message")})
+    return messages
+
+
+def completion_kwargs(
+    request: Request, *, temperature: float, max_tokens: int, max_items: int, grammars: GrammarCache | None
+) -> dict[str, Any]:
+    """Map ``request.config`` to ``create_chat_completion`` keyword arguments.
+
+    Args:
+        request: The DSPy request.
+        temperature: Used when the request sets none.
+        max_tokens: Used when the request sets none.
+        max_items: ``maxItems`` for uncapped arrays of a response schema.
+        grammars: Where a response schema's grammar comes from; None passes the schema as ``response_format``
+            (llama-cpp-python then converts it on every call).
+
+    Returns:
+        The keyword arguments.
+    """
+    config = request.config
+    if config.logprobs is not None or config.tool_choice is not None:
+        raise LMUnsupportedFeature("the local llama.cpp engine does not support logprobs or tool_choice")
+    kwargs: dict[str, Any] = {
+        "temperature": temperature if config.temperature is None else config.temperature,
+        "max_tokens": config.max_tokens or max_tokens,
+    }
+    for key in OPTIONAL_PARAMS:
+        if getattr(config, key) is not None:
+            kwargs[key] = getattr(config, key)
+    if config.stop:
+        kwargs["stop"] = list(config.stop)
+    extensions = config.extensions or {}
+    kwargs.update({key: extensions[key] for key in _EXTENSIONS if key in extensions})
+    fmt = config.response_format
+    if fmt is not None and fmt.get("type") == "json_schema":
+        schema = add_max_items(fmt["schema"], max_items)
+        if grammars is not None:
+            kwargs["grammar"] = grammars.get(schema)
+        else:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+    elif fmt is not None:
+        kwargs["response_format"] = {"type": "json_object"}
+    return kwargs
