@@ -1,7 +1,7 @@
 """Procedural memory: rewriting an agent's system prompt(s) from past conversations and the feedback on them.
 
-One signature per step of the prompt optimizers in :mod:`memspy.pipelines.prompt_optimizer` and
-:mod:`memspy.pipelines.multi_prompt_optimizer`:
+One signature per step of the prompt optimizers in :mod:`memspy.pipelines.procedural.prompt_optimizer` and
+:mod:`memspy.pipelines.procedural.multi_prompt_optimizer`:
 
 - ``prompt_memory``: :class:`RewritePrompt` once;
 - ``metaprompt``: :class:`ReflectOnPrompt` for a few rounds, then :class:`RewritePrompt` with those reflections;

@@ -4,7 +4,7 @@ Patterns replace emails (``[EMAIL]``), IBANs passing the mod-97 check (``[IBAN]`
 the Luhn check (``[CARD]``) and phone numbers (``[PHONE]``). The LM step (:class:`PiiRedactor`, predictor
 ``find_pii``) then marks what patterns cannot see: addresses (``[ADDRESS]``), names of private people
 (``[NAME]``), identifiers (``[ID]``) and other personal details (``[PERSONAL]``). If the LM step keeps failing it
-raises :class:`~memspy.pipelines.runtime.steps.EpisodicStepError`, so unredacted text is never returned.
+raises :class:`~memspy.pipelines.errors.EpisodicStepError`, so unredacted text is never returned.
 """
 
 from __future__ import annotations
