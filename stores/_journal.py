@@ -31,6 +31,10 @@ JOURNAL = "batch.journal"
 UNDO = "batch.undo"
 
 
+def _encode(change: Change) -> dict[str, Any]:
+    return {"upserts": _encode_points(change.upserts), "deletes": list(change.deletes)}
+
+
 def _encode_points(points: list[PointData]) -> list[dict[str, Any]]:
     return [
         {
@@ -82,9 +86,7 @@ class BatchJournal:
 
     def begin(self, forward: Change, undo: Change) -> None:
         """Record a batch and its undo before the batch is applied."""
-        doc = {"upserts": _encode_points(forward.upserts), "deletes": forward.deletes}
-        doc["undo_upserts"], doc["undo_deletes"] = _encode_points(undo.upserts), undo.deletes
-        self._write(JOURNAL, doc)
+        self._write(JOURNAL, {"redo": _encode(forward), "undo": _encode(undo)})
 
     def fail(self, undo: Change, *, journaled: bool) -> bool:
         """Record that the current batch failed and must be undone; return whether that is on disk."""
@@ -93,7 +95,7 @@ class BatchJournal:
             self._sync_dir()
             return True
         try:
-            self._write(UNDO, {"upserts": _encode_points(undo.upserts), "deletes": undo.deletes})
+            self._write(UNDO, {"undo": _encode(undo)})
         except OSError:
             return False  # e.g. a full disk: the rollback below still runs
         return True
@@ -110,8 +112,8 @@ class BatchJournal:
         for name, kind in ((UNDO, "undo"), (JOURNAL, "redo")):
             path = self.folder / name
             if path.exists():
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                return kind, Change(self._decode(doc["upserts"]), list(doc["deletes"]))  # type: ignore[return-value]
+                change = json.loads(path.read_text(encoding="utf-8"))[kind]
+                return kind, Change(self._decode(change["upserts"]), list(change["deletes"]))  # type: ignore[return-value]
         return None
 
     def _decode(self, rows: list[dict[str, Any]]) -> list[PointData]:
