@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from memspy.pipelines.errors import NamespaceConfigError
+from memspy.pipelines.records.context import langgraph_configurable
 from memspy.stores import Namespace, validate_namespace
 
 __all__ = ["NamespaceTemplate", "configurable", "get_config"]
@@ -19,8 +20,13 @@ _FORBIDDEN = ("*", "?", "/", "\\", "..")
 
 
 def get_config() -> dict[str, Any]:
-    """The configuration set by the innermost :func:`configurable` block (``{"configurable": {...}}``)."""
-    return _CONFIG.get() or {"configurable": {}}
+    """The configuration in effect (``{"configurable": {...}}``): the innermost :func:`configurable` block's values
+    over those of the LangGraph run this is called in, if any (see :mod:`memspy.pipelines.records.context`)."""
+    own = _CONFIG.get()
+    ambient = langgraph_configurable()
+    if not ambient:
+        return own or {"configurable": {}}
+    return {"configurable": {**ambient, **((own or {}).get("configurable") or {})}}
 
 
 @contextmanager

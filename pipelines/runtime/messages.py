@@ -14,14 +14,39 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("the and for that this with are was were has have had you your she her his him they them our".split())
 
 
+_LC_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "function"}
+
+
+def _langchain(kind: str, msg: Any) -> dict[str, Any]:
+    """A LangChain message (``BaseMessage`` object or its dict form) in OpenAI's shape, tool calls included."""
+    get = msg.get if isinstance(msg, dict) else lambda k, d=None: getattr(msg, k, d)
+    kind = kind.removesuffix("MessageChunk").lower() if kind.endswith("MessageChunk") else kind
+    content = get("content")
+    out: dict[str, Any] = {"role": get("role") if kind == "chat" else _LC_ROLES.get(kind, kind), "content": content}
+    for key in ("id", "name", "tool_call_id"):
+        if get(key) is not None:
+            out[key] = get(key)
+    shown = {b.get("id") for b in content if isinstance(b, dict)} if isinstance(content, list) else set()
+    calls = [c for c in get("tool_calls") or [] if isinstance(c, dict) and c.get("id") not in shown]
+    if calls:  # LangChain's {"name", "args", "id"}; Anthropic-style content may already hold them as tool_use
+        out["tool_calls"] = [
+            {"id": c.get("id"), "type": "function", "function": {"name": c.get("name"), "arguments": c.get("args")}}
+            for c in calls
+        ]
+    return out
+
+
+def _is_langchain(kind: Any) -> bool:
+    return isinstance(kind, str) and (kind in _LC_ROLES or kind == "chat" or kind.endswith("MessageChunk"))
+
+
 def _as_dict(msg: Any, i: int) -> dict[str, Any]:
     if isinstance(msg, dict):
-        return msg
+        return _langchain(msg["type"], msg) if "role" not in msg and _is_langchain(msg.get("type")) else msg
+    if _is_langchain(getattr(msg, "type", None)) and hasattr(msg, "content"):
+        return _langchain(msg.type, msg)  # LangChain's BaseMessage is a pydantic model: test it before model_dump
     if hasattr(msg, "model_dump"):
         return dict(msg.model_dump())
-    if hasattr(msg, "content") and hasattr(msg, "type"):  # LangChain-style message objects
-        role = {"human": "user", "ai": "assistant"}.get(msg.type, msg.type)
-        return {"role": role, "content": msg.content, "id": getattr(msg, "id", None)}
     if isinstance(msg, tuple | list) and len(msg) == 2 and all(isinstance(x, str) for x in msg):
         return {"role": msg[0], "content": msg[1]}
     raise MessageError(f"messages[{i}] is a {type(msg).__name__}; use a dict like {{'role': 'user', 'content': 'hi'}}")

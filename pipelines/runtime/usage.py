@@ -79,6 +79,10 @@ class UsageMeter:
         # Optimizers deep-copy programs; a copy counts its own calls from zero.
         return UsageMeter()
 
+    def __reduce__(self) -> tuple[type[UsageMeter], tuple[()]]:
+        # save(save_program=True) pickles the program: a lock cannot be pickled, and a loaded copy counts afresh.
+        return (UsageMeter, ())
+
 
 class _CallMeter(BaseCallback):
     """Counts each LM call made while it is an active DSPy callback, in any thread and for any LM.

@@ -22,6 +22,7 @@ from typing import Any
 import dspy
 
 from memspy.pipelines.errors import ReflectionError
+from memspy.pipelines.records.context import as_store
 from memspy.pipelines.records.namespaces import get_config
 from memspy.stores import BaseStore
 
@@ -100,7 +101,7 @@ class ReflectionExecutor:
         if self._accepts is not None and "messages" not in self._accepts:
             raise TypeError("manager must accept a messages= keyword argument")
         if store is not None and getattr(manager, "store", store) is None:
-            manager.store = store  # type: ignore[attr-defined]
+            manager.store = as_store(store)  # type: ignore[attr-defined]
         self.manager, self.max_workers = manager, max_workers
         self.logger = logger or logging.getLogger("memspy.executor")
         self.errors: list[ReflectionError] = []

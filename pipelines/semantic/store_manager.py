@@ -9,6 +9,7 @@ from typing import Any
 
 import dspy
 
+from memspy.pipelines.records.context import as_store, resolve_store
 from memspy.pipelines.records.format import (
     ACTIVE,
     RecordChange,
@@ -70,15 +71,22 @@ class MemoryStoreManager(dspy.Module):
         manager_kwargs.setdefault("enable_deletes", True)
         self.manager = MemoryManager(lm, **manager_kwargs)
         self.namespace = NamespaceTemplate(namespace)
-        self.store = store
+        self.store = as_store(store)  # a LangGraph BaseStore is wrapped
         self.query_limit = query_limit
         self.hard_delete = hard_delete
         self.weights = weights or RankingWeights()
 
+    def save(self, path: Any, save_program: bool = False, modules_to_serialize: Any = None) -> None:
+        """DSPy's ``save``; with ``save_program=True`` the store (open files, locks) is left out of the pickle:
+        the loaded program writes to the store it is then given, the LangGraph run's, or the embedded default."""
+        store, self.store = self.store, (None if save_program else self.store)
+        try:
+            super().save(path, save_program=save_program, modules_to_serialize=modules_to_serialize)
+        finally:
+            self.store = store
+
     def _store(self) -> BaseStore:
-        if self.store is None:
-            self.store = default_store()
-        return self.store
+        return resolve_store(self.store, default_store)  # given > the LangGraph run's > the embedded default
 
     def retrieve_existing(self, ns: Namespace, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The stored records shown to the LM, by key (the only ids it may update or delete)."""

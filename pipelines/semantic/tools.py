@@ -12,13 +12,15 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dspy
 from dspy.adapters.types.tool import _resolve_json_schema_reference
 from dspy.utils.callback import with_callbacks
+from pydantic import Field
 
 from memspy.pipelines.errors import MemoryToolError, SchemaError
+from memspy.pipelines.records.context import as_store, resolve_store
 from memspy.pipelines.records.format import (
     ACTIVE,
     RecordChange,
@@ -33,6 +35,7 @@ from memspy.pipelines.records.namespaces import NamespaceTemplate, configurable,
 from memspy.pipelines.records.recall import RankingWeights, search_memories
 from memspy.pipelines.semantic.schemas import Memory, MemorySchema, normalize_schemas
 from memspy.pipelines.semantic.store_manager import default_store
+from memspy.pipelines.semantic.tool_schema import LangChainFace, expose
 from memspy.stores import BaseStore, InvalidFilterError, Namespace
 
 __all__ = ["MemoryTool", "create_manage_memory_tool", "create_search_memory_tool"]
@@ -77,12 +80,13 @@ class _Backend:  # a tool's function: its name, namespace template and (lazily o
 
     @property
     def store(self) -> BaseStore:
-        if self._store is None:
-            self._store = default_store()
-        return self._store
+        return resolve_store(self._store, default_store)  # given > the LangGraph run's > the embedded default
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _Backend:
         return self  # copies of a program (optimizers deep-copy modules) share the store
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_store": None}  # a pickled program (save_program=True) leaves the store out
 
 
 @dataclass(eq=False)
@@ -162,7 +166,7 @@ class _SearchMemory(_Backend):  # ranked recall over the tool's namespace
         return (text, ranked) if self.response_format == "content_and_artifact" else text
 
 
-class MemoryTool(dspy.Tool):
+class MemoryTool(LangChainFace, dspy.Tool):
     """A ``dspy.Tool`` (for ``dspy.ReAct``) that also serves OpenAI, Anthropic and hand-written agent loops.
 
     Calls the agent can correct (forbidden action, unknown id, invalid content) write nothing and return
@@ -265,8 +269,20 @@ def create_manage_memory_tool(
         unit = {"type": "number", "minimum": 0, "maximum": 1}
         args["importance"] = _nullable(unit, "how useful this memory will be later, 0.0 to 1.0")
     desc = f"{instructions.strip()} Permitted actions: {', '.join(actions)}."
-    backend = _ManageMemory(_name(name), NamespaceTemplate(namespace), store, kind, plain, actions, hard_delete)
-    return MemoryTool(backend, name=name, desc=desc, args=args, arg_types=dict.fromkeys(args, Any))
+    template = NamespaceTemplate(namespace)
+    backend = _ManageMemory(_name(name), template, as_store(store), kind, plain, actions, hard_delete)
+    tool = MemoryTool(backend, name=name, desc=desc, args=args, arg_types=dict.fromkeys(args, Any))
+    action_type: Any = Literal[actions]
+    expose(
+        tool,
+        {
+            "content": (str if plain else kind.model) | None,
+            "action": action_type,
+            "id": str | None,
+            "importance": Annotated[float, Field(ge=0, le=1)] | None,
+        },
+    )
+    return tool
 
 
 def create_search_memory_tool(
@@ -295,5 +311,15 @@ def create_search_memory_tool(
         "offset": {"type": "integer", "minimum": 0, "default": 0, "description": "results to skip (paging)"},
         "filter": _nullable({"type": "object"}, 'exact-match conditions on memory fields, e.g. {"kind": "Memory"}'),
     }
-    backend = _SearchMemory(_name(name), NamespaceTemplate(namespace), store, response_format, weights)
-    return MemoryTool(backend, name=name, desc=_SEARCH_DESCRIPTION, args=args, arg_types=dict.fromkeys(args, Any))
+    backend = _SearchMemory(_name(name), NamespaceTemplate(namespace), as_store(store), response_format, weights)
+    tool = MemoryTool(backend, name=name, desc=_SEARCH_DESCRIPTION, args=args, arg_types=dict.fromkeys(args, Any))
+    expose(
+        tool,
+        {
+            "query": str,
+            "limit": Annotated[int, Field(ge=1, le=100)],
+            "offset": Annotated[int, Field(ge=0)],
+            "filter": dict[str, Any] | None,
+        },
+    )
+    return tool
