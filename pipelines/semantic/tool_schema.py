@@ -86,4 +86,5 @@ class LangChainFace:
             description=self.desc,
             args_schema=self.tool_call_schema,
             response_format=fmt,
+            handle_validation_error=lambda e: f"Error: invalid arguments for {self.name}: {e}",
         )
