@@ -149,10 +149,12 @@ def evaluate_extraction(
         sessions, config = folder / "sessions.jsonl", folder / "config.json"
         if sessions.exists() and not resume:
             raise FileExistsError(f"{folder} already holds a run: pass resume=True (--resume) or another out folder")
-        if resume and config.exists() and json.loads(config.read_text()).get("threshold") != matcher.threshold:
-            raise ValueError(f"cannot resume {folder}: it was scored at another threshold")
+        old = json.loads(config.read_text()) if resume and config.exists() else {}
+        if old and (old.get("threshold"), old.get("normalize", True)) != (matcher.threshold, matcher.normalize):
+            raise ValueError(f"cannot resume {folder}: it was scored at another threshold or normalization")
         folder.mkdir(parents=True, exist_ok=True)
-        settings = {"threshold": matcher.threshold, "pipelines": list(named), "judge": judge is not None}
+        settings = {"threshold": matcher.threshold, "normalize": matcher.normalize, "pipelines": list(named)}
+        settings["judge"] = judge is not None
         config.write_text(json.dumps({**settings, "cases": [c.id for c in cases]}, indent=2))
         rows = _read_rows(sessions) if resume else []
     done = {(r["pipeline"], r["case"]) for r in rows}
@@ -172,7 +174,7 @@ def evaluate_extraction(
     wanted = {c.id for c in cases}
     kept = [r for r in rows if r["case"] in wanted and r["pipeline"] in named]
     summary = summarize(kept)
-    markdown = summary_markdown(summary, threshold=matcher.threshold)
+    markdown = summary_markdown(summary, threshold=matcher.threshold, normalized=matcher.normalize)
     if out is not None:
         (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
         (Path(out) / "summary.md").write_text(markdown)
@@ -192,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-conversation", default="conv-30", help="LoCoMo conversation of the test split")
     p.add_argument("--limit", type=int, default=None, help="at most N cases per source (the first N)")
     p.add_argument("--threshold", type=float, default=0.70, help="MiniLM cosine of a match (default 0.70)")
+    p.add_argument("--no-normalize", action="store_true", help="compare texts as written (no person normalization)")
     p.add_argument("--judge", action="store_true", help="also grade matches with an LM judge")
     p.add_argument("--judge-lm", default=None, help="the judge's model (default: --lm)")
     p.add_argument("--lm", default=None, help="model string (default: $MEMSPY_LM or 'local')")
@@ -247,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lm = build_lm(resolve_model_name(args.lm)) if needs_lm else None
         judge = FactJudge(build_lm(args.judge_lm) if args.judge_lm else lm) if args.judge else None
         pipelines = dict(resolve_pipeline(n, lm) for n in names)
-        matcher = FactMatcher(threshold=args.threshold)
+        matcher = FactMatcher(threshold=args.threshold, normalize=not args.no_normalize)
     except (ValueError, FileNotFoundError, ImportError, AttributeError, LocalModelUnavailableError) as e:
         print(f"memspy eval extraction: {e}", file=sys.stderr)
         return 2

@@ -199,7 +199,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def summary_markdown(summary: Sequence[dict[str, Any]], *, threshold: float) -> str:
+def summary_markdown(summary: Sequence[dict[str, Any]], *, threshold: float, normalized: bool = True) -> str:
     """Markdown tables, one per source, one row per pipeline (judge columns when the LM judge ran)."""
     lines: list[str] = []
     for source in dict.fromkeys(g["source"] for g in summary):
@@ -208,7 +208,7 @@ def summary_markdown(summary: Sequence[dict[str, Any]], *, threshold: float) -> 
         extra = " judge recall | judge precision | judge evidence |" if judged else ""
         lines += [
             f"### {source} ({group[0]['sessions']} sessions, {group[0]['facts']} gold facts; "
-            f"MiniLM cosine >= {threshold:.2f} after person normalization)",
+            f"MiniLM cosine >= {threshold:.2f}{' after person normalization' if normalized else ', names as written'})",
             "",
             "| pipeline | recall | precision | evidence | outdated kept | memories/session | calls/session "
             "| tokens/session | seconds/session | errors |" + extra,
