@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dspy.lm15 import ContextLengthError, Message, Request, Response, TextPart, Usage, response_to_events
+from dspy.lm15 import ContextLengthError, Request, Response, response_to_events
 
 from memspy.pipelines.runtime.llama_prefix import (
     CallStats,
@@ -42,6 +42,7 @@ from memspy.pipelines.runtime.llama_request import (
     GrammarCache,
     add_max_items,
     chat_messages,
+    chat_response,
     completion_kwargs,
 )
 from memspy.pipelines.runtime.model_files import local_lm_name
@@ -61,7 +62,6 @@ __all__ = [
 DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_PREFIX_STATES = 4
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_call", "function_call": "tool_call"}
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -150,6 +150,7 @@ class LlamaEngine:
         self.grammars = grammars
         self.last_stats: CallStats | None = None
         self.on_call: Callable[[CallStats], None] | None = None  # e.g. a benchmark collecting every call
+        self._thread = threading.local()  # each thread's last call, for usage meters (see thread_stats)
         self._explicit_threads, self._explicit_reset = n_threads, reset_every_call
         self._llama = llama
         self._owns_llama = llama is None
@@ -190,21 +191,7 @@ class LlamaEngine:
 
     def to_response(self, raw: dict[str, Any], model: str, stats: CallStats | None = None) -> Response:
         """Turn a llama.cpp chat-completion dict into a canonical ``Response`` with token usage."""
-        choice = raw["choices"][0]
-        text = (choice.get("message") or {}).get("content") or ""
-        usage = raw.get("usage") or {}
-        return Response(
-            id=raw.get("id") or None,
-            model=model,
-            message=Message.assistant([TextPart(text)]),
-            finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
-            usage=Usage(
-                input_tokens=usage.get("prompt_tokens"),
-                output_tokens=usage.get("completion_tokens"),
-                cache_read_tokens=stats.reused_tokens if stats is not None else None,
-            ),
-            provider_data={"llama_cpp": stats.as_dict()} if stats is not None else None,
-        )
+        return chat_response(raw, model, stats)
 
     def _measure(self, llm: Any, raw: dict[str, Any], before: list[int], fresh: bool, start: float) -> CallStats:
         total = time.perf_counter() - start
@@ -244,7 +231,17 @@ class LlamaEngine:
             self.last_stats = stats
             if self.on_call is not None:
                 self.on_call(stats)
+        self.remember(stats)
         return self.to_response(raw, request.model, stats)
+
+    def remember(self, stats: CallStats) -> None:
+        """Record ``stats`` as the calling thread's last call (:meth:`thread_stats`)."""
+        self._thread.seq = getattr(self._thread, "seq", 0) + 1
+        self._thread.stats = stats
+
+    def thread_stats(self) -> tuple[int, CallStats | None]:
+        """How many calls this thread has made, and the counters of its last one (a usage meter reads these)."""
+        return getattr(self._thread, "seq", 0), getattr(self._thread, "stats", None)
 
     def stream(self, request: Request) -> Iterator[Any]:
         """Stream events of one completion (computed whole, then replayed as events)."""
@@ -285,8 +282,12 @@ class AsyncLlamaEngine:
         self.sync = sync
 
     async def complete(self, request: Request) -> Response:
-        """Run one completion off the event loop."""
-        return await asyncio.to_thread(self.sync.complete, request)
+        """Run one completion off the event loop (its counters recorded for the calling thread too)."""
+        response = await asyncio.to_thread(self.sync.complete, request)
+        data = (response.provider_data or {}).get("llama_cpp")
+        if isinstance(data, dict):
+            self.sync.remember(CallStats.from_dict(data))
+        return response
 
     async def stream(self, request: Request) -> AsyncIterator[Any]:
         """Stream events of one completion."""

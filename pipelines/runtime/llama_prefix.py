@@ -13,7 +13,7 @@ import ctypes
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 __all__ = [
@@ -59,6 +59,11 @@ class CallStats:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready numbers, ``evaluated_tokens`` included."""
         return {**asdict(self), "evaluated_tokens": self.evaluated_tokens}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallStats:
+        """Rebuild stats from :meth:`as_dict` (derived numbers are recomputed)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:

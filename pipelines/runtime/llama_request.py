@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from dspy.lm15 import Request, TextPart, ThinkingPart
+from dspy.lm15 import Message, Request, Response, TextPart, ThinkingPart, Usage
 from dspy.lm15 import UnsupportedFeatureError as LMUnsupportedFeature
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "GrammarCache",
     "add_max_items",
     "chat_messages",
+    "chat_response",
     "completion_kwargs",
     "llama_grammar_from_schema",
 ]
@@ -33,6 +34,7 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "depe
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "unevaluatedItems")
 _EXTENSIONS = ("min_p", "repeat_penalty", "typical_p")
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_call", "function_call": "tool_call"}
 OPTIONAL_PARAMS = ("top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")
 
 
@@ -191,3 +193,29 @@ def completion_kwargs(
     elif fmt is not None:
         kwargs["response_format"] = {"type": "json_object"}
     return kwargs
+
+
+def chat_response(raw: dict[str, Any], model: str, stats: Any = None) -> Response:
+    """Turn a llama.cpp chat-completion dict into a canonical ``Response``.
+
+    Args:
+        raw: What ``create_chat_completion`` returned.
+        model: The model name to report.
+        stats: The call's ``CallStats``: reused prompt tokens become ``usage.cache_read_tokens`` and every
+            counter goes to ``provider_data["llama_cpp"]``.
+    """
+    choice = raw["choices"][0]
+    text = (choice.get("message") or {}).get("content") or ""
+    usage = raw.get("usage") or {}
+    return Response(
+        id=raw.get("id") or None,
+        model=model,
+        message=Message.assistant([TextPart(text)]),
+        finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+        usage=Usage(
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            cache_read_tokens=stats.reused_tokens if stats is not None else None,
+        ),
+        provider_data={"llama_cpp": stats.as_dict()} if stats is not None else None,
+    )

@@ -8,12 +8,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import dspy
 import pytest
 from dspy.lm15 import Config, Message, Request
 
+from memspy.pipelines.runtime import llama_engine
 from memspy.pipelines.runtime.llama_engine import LlamaEngine
 from memspy.pipelines.runtime.llama_prefix import CallStats, PrefixState, PrefixStates, common_prefix_length
 from memspy.pipelines.runtime.llama_request import GrammarCache, add_max_items
+from memspy.pipelines.runtime.usage import Usage, measure
 
 __all__: list[str] = []
 
@@ -212,3 +215,35 @@ def test_add_max_items_walks_every_array() -> None:
     assert capped["$defs"]["Node"]["properties"]["children"]["maxItems"] == 5
     assert json.dumps(schema) == before  # the input is not modified
     assert add_max_items({"type": "array"})["maxItems"] == 12
+
+
+class Remember(dspy.Signature):
+    """List what is worth remembering about the user."""
+
+    conversation: str = dspy.InputField()
+    facts: list[str] = dspy.OutputField()
+
+
+def test_usage_meter_shows_reused_tokens_and_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads = iter([0.25, 0.5])  # seconds of prompt evaluation llama.cpp reports for the two calls
+
+    def prompt_eval_seconds(llm: Any, reset: bool = False) -> float:
+        return 0.0 if reset else next(reads)
+
+    monkeypatch.setattr(llama_engine, "prompt_eval_seconds", prompt_eval_seconds)
+    engine = LlamaEngine(llama=TokenLlama(json.dumps({"facts": ["likes tea"]})), name="local/usage-00000000")
+    lm = dspy.LM(engine.name, engine=engine, async_engine=llama_engine.AsyncLlamaEngine(engine), cache=False)
+    first, second, total = Usage(), Usage(), Usage()
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        for usage, text in ((first, "user: I like tea"), (second, "user: I like green tea")):
+            with measure(usage, "remember"):
+                assert dspy.Predict(Remember)(conversation=text).facts == ["likes tea"]
+            total.merge(usage)
+    stats = engine.last_stats
+    assert stats is not None and first.reused_prompt_tokens == 0 and first.prompt_eval_s == 0.25
+    assert second.reused_prompt_tokens == stats.reused_tokens > 0 and second.prompt_tokens == stats.prompt_tokens
+    assert second.prompt_eval_s == 0.5 and second.generation_s == stats.generation_s
+    assert second.by_step["remember"]["reused_prompt_tokens"] == stats.reused_tokens
+    assert "prompt tokens reused" in str(second) and "0.5s prompt eval" in str(second)
+    assert total.reused_prompt_tokens == stats.reused_tokens and total.prompt_eval_s == 0.75
+    assert CallStats.from_dict(stats.as_dict()) == stats
