@@ -14,6 +14,7 @@ from memspy.evals.extraction import evaluate_extraction, main
 from memspy.evals.extraction_cases import ExtractionCase, GoldFact
 from memspy.evals.extraction_match import FactJudge, FactMatcher, mentioned_people, normalize_person
 from memspy.evals.extraction_pipelines import NAMESPACE, raw_turns, resolve_pipeline, store_manager_pipeline
+from memspy.pipelines import Usage
 from memspy.stores import BaseStore, MiniLMEmbedder
 
 ACTIVE = {"invalid_at": {"$exists": False}}
@@ -141,15 +142,35 @@ def test_outdated_facts_surviving_an_update_are_counted(matcher: FactMatcher) ->
     assert "| nothing | 0.00 | - | - | 1/1 |" in report.markdown
 
 
-def test_the_store_manager_pipeline_with_a_scripted_lm(matcher: FactMatcher) -> None:
-    op = {"action": "update", "id": "m1", "kind": "Memory", "content": {"content": "Sam lives in Lyon."}}
-    lm = DummyLM([{"operations": [{**op, "importance": 0.7}]}], adapter=dspy.JSONAdapter())
+def test_the_store_manager_pipeline_runs_on_the_seeded_store(matcher: FactMatcher) -> None:
+    # Whatever the manager's design, an LM that never answers in its format makes it fail without writing:
+    # the row keeps the error and the calls it spent, and the seeded memories stay as they were.
+    lm = DummyLM([{"answer": "?"}] * 12, adapter=dspy.JSONAdapter())
     with dspy.context(lm=lm):
         report = evaluate_extraction({"semantic": store_manager_pipeline()}, [update_case()], matcher=matcher)
     (row,) = report.rows
-    assert row["error"] is None and row["calls"] == 1
-    assert (row["facts_recalled"], row["outdated_kept"], row["memories"]) == (1, 0, 1)
-    assert row["details"]["memories"][0]["ids"] == ["0"]
+    assert row["error"] and row["error"].startswith("MemoryExtractionError")
+    assert row["calls"] >= 1 and row["calls"] == len(lm.history)
+    assert (row["memories"], row["outdated_kept"], row["facts_recalled"]) == (0, 1, 0)
+
+
+def test_cost_comes_from_the_usage_a_pipeline_reports(matcher: FactMatcher) -> None:
+    def reporting(messages: list[dict[str, Any]], store: BaseStore) -> dspy.Prediction:
+        usage = Usage()
+        usage.add("extract", 2, 900, 40)
+        write(store, "m1", "Sam lives in Lyon.", ["0"])
+        return dspy.Prediction(usage=usage)
+
+    def calling(messages: list[dict[str, Any]], store: BaseStore) -> None:
+        dspy.Predict("conversation -> facts: list[str]")(conversation=messages[0]["content"])
+
+    lm = DummyLM([{"facts": ["Sam lives in Lyon."]}], adapter=dspy.JSONAdapter())
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        report = evaluate_extraction({"reporting": lambda: reporting, "calling": lambda: calling}, [update_case()],
+                                     matcher=matcher)  # fmt: skip
+    cost = {r["pipeline"]: (r["calls"], r["prompt_tokens"], r["completion_tokens"]) for r in report.rows}
+    assert cost == {"reporting": (2, 900, 40), "calling": (1, 0, 0)}  # DummyLM reports no tokens
+    assert "| reporting | 1.00 | 1.00 | - | 0/1 | 1.0 | 2.00 | 940 |" in report.markdown
 
 
 def test_a_failing_pipeline_is_a_row_with_its_error(matcher: FactMatcher) -> None:
