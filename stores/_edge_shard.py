@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from memspy.stores._engine import check_free_space, engine_errors, is_panic
+from memspy.stores._engine import check_free_space, engine_errors, is_memory_backed, is_panic, load_reserve
 from memspy.stores._filters import CompiledFilter, Condition
 from memspy.stores.errors import StoreCorruptedError, StoreError
 
@@ -154,5 +154,6 @@ def open_shard(path: Path, dim: int, embedder_name: str, min_free_bytes: int) ->
         )
     if not shard_dir.is_dir():
         raise StoreCorruptedError(f"{path} has {META} but no {SHARD_DIR}/ directory: restore it from a copy")
-    check_free_space(path, min_free_bytes, f"opening {path}")
+    reserve = load_reserve(shard_dir) if is_memory_backed(path) else 0
+    check_free_space(path, min_free_bytes + reserve, f"opening {path}")
     return _load(shard_dir)

@@ -7,19 +7,34 @@ arrives as ``pyo3_runtime.PanicException``, which derives from ``BaseException``
 A full disk is guarded, not only reported: the embedded engine writes through memory maps, and a
 write into a memory-mapped file on a full disk kills the process with SIGBUS instead of raising.
 ``check_free_space`` refuses a write (or an open) up front when the disk is too full for it.
+
+On tmpfs (and other memory-backed filesystems) even reading a hole of a shared memory map allocates
+a page, and loading a shard maps several preallocated, still sparse files: there an open can need tens
+of MB. ``load_reserve`` bounds that by the sparse bytes of the shard's files, so a store on tmpfs keeps
+enough room to be opened again.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from memspy.stores.errors import StoreEngineError, StoreError, StoreFullError
 
-__all__ = ["DEFAULT_MIN_FREE_BYTES", "check_free_space", "engine_errors", "free_bytes", "is_panic", "translate"]
+__all__ = [
+    "DEFAULT_MIN_FREE_BYTES",
+    "check_free_space",
+    "engine_errors",
+    "free_bytes",
+    "is_memory_backed",
+    "is_panic",
+    "load_reserve",
+    "translate",
+]
 
 # Headroom kept free on the store's disk. The engine touches pages of several memory-mapped files per
 # write (log, payloads, vectors, indexes), a few KB each beyond the data itself; the margin covers that
@@ -29,6 +44,7 @@ _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _FULL_TEXT = ("no space left on device", "disk quota exceeded")
 # Never translated: they are requests to stop, not failures of the engine.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+_MEMORY_FS = {"tmpfs", "ramfs", "shm", "devtmpfs"}
 
 
 def is_panic(exc: BaseException) -> bool:
@@ -84,3 +100,42 @@ def check_free_space(path: Path, need: int, action: str) -> None:
             "because the engine's memory-mapped writes cannot fail gracefully on a full disk): free space on "
             "that disk, or lower min_free_bytes if you know the margin is too large"
         )
+
+
+def _mount_fstype(path: Path) -> str:
+    """The filesystem type of the mount holding ``path`` (from /proc/self/mountinfo; "" if unknown)."""
+    best, fstype = "", ""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    target = str(path.resolve())
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        if len(fields) < 5 or not right:
+            continue
+        mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # "\040" is a space
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, fstype = mount, right.split()[0]
+    return fstype
+
+
+def is_memory_backed(path: Path) -> bool:
+    """True when ``path`` lives on tmpfs or another filesystem where reading a hole allocates memory."""
+    return _mount_fstype(path) in _MEMORY_FS
+
+
+def load_reserve(shard_dir: Path) -> int:
+    """Bytes a load of the shard may allocate on a memory-backed filesystem: its files' sparse bytes.
+
+    The engine's log files are left out: they are preallocated too, but read only up to their end.
+    """
+    total = 0
+    for f in shard_dir.rglob("*"):
+        if f.parent.name == "wal" or not f.is_file():
+            continue
+        st = f.stat()
+        total += max(0, st.st_size - st.st_blocks * 512)
+    return total

@@ -14,7 +14,13 @@ from typing import Any, Literal
 import qdrant_edge as qe
 
 from memspy.stores._edge_shard import SHARD_DIR, edge_filter, open_shard
-from memspy.stores._engine import DEFAULT_MIN_FREE_BYTES, check_free_space, engine_errors
+from memspy.stores._engine import (
+    DEFAULT_MIN_FREE_BYTES,
+    check_free_space,
+    engine_errors,
+    is_memory_backed,
+    load_reserve,
+)
 from memspy.stores._filters import CompiledFilter
 from memspy.stores._journal import BatchJournal
 from memspy.stores.base import BaseStore, PointData
@@ -123,6 +129,7 @@ class EdgeStore(BaseStore):
         self.path = Path(path).resolve()
         with engine_errors(f"creating the directory {self.path}"):
             self.path.mkdir(parents=True, exist_ok=True)
+        self._memory_backed = is_memory_backed(self.path)
         self._handle = _lock_path(self.path)
         self._finalizer = weakref.finalize(self, _release, self._handle)
         self._journal = BatchJournal(self.path, sync=durability == "flush", sparse_type=qe.SparseVector)
@@ -155,8 +162,12 @@ class EdgeStore(BaseStore):
             self._replay(pending[1])
 
     def _reserve(self, nbytes: int) -> None:
-        # Three times the data: the engine's log, its payload and vector files, and the batch journal.
-        check_free_space(self.path, self.min_free_bytes + 3 * nbytes, f"a write of about {nbytes:,} bytes")
+        # Three times the data: the engine's log, its payload and vector files, and the batch journal;
+        # on tmpfs also what the next open allocates, so that the store can always be opened again.
+        need = self.min_free_bytes + 3 * nbytes
+        if self._memory_backed:
+            need += load_reserve(self.path / SHARD_DIR)
+        check_free_space(self.path, need, f"a write of about {nbytes:,} bytes")
 
     def _journal_begin(self, forward: Change, undo: Change) -> None:
         with engine_errors("writing the batch journal"):
