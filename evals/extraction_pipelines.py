@@ -118,6 +118,7 @@ def store_manager_pipeline(lm: Any = None, **options: Any) -> PipelineFactory:
 BUILTIN: dict[str, Callable[[Any], PipelineFactory]] = {
     "raw": lambda lm: lambda: raw_turns,
     "semantic": store_manager_pipeline,
+    "semantic-single": lambda lm: store_manager_pipeline(lm, design="single"),
 }
 
 

@@ -200,7 +200,7 @@ class SemanticPipeline:
     def retrieve(self, question: str, k: int) -> list[Hit]:
         turns = self.ctx.conversation.turn_by_id
         out = []
-        for r in search_memories(self.store, _NS, question, limit=k, track_access=False):
+        for r in search_memories(self.store, _NS, question, limit=k, track_access=False, min_score=0.0):
             ids = tuple(i for i in r.value.get("provenance", {}).get("message_ids", []) if i in turns)
             date = turns[ids[0]].date if ids else ""
             out.append(Hit(ids, f"[{date}] {r.value.get('text', '')}" if date else str(r.value.get("text", ""))))

@@ -2,6 +2,7 @@
 
 from memspy.signatures.episodes import ConsolidateEpisode, ExtractTurnEpisodes, TurnSummary
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
+from memspy.signatures.facts import ExtractFacts, FactDecision, ReconcileFacts
 from memspy.signatures.optimization import (
     ApplyPromptUpdate,
     AttributeFeedback,
@@ -18,14 +19,17 @@ __all__ = [
     "ApplyPromptUpdate",
     "AttributeFeedback",
     "ConsolidateEpisode",
+    "ExtractFacts",
     "ExtractMemories",
     "ExtractTurnEpisodes",
+    "FactDecision",
     "FindPersonalData",
     "GenerateReflections",
     "JudgeAnswer",
     "MemoryOperation",
     "PersonalDataSpan",
     "ProposePromptUpdate",
+    "ReconcileFacts",
     "ReflectOnPrompt",
     "ReflectionOperation",
     "RewritePrompt",

@@ -4,25 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 import dspy
 from pydantic import BaseModel, Field, create_model
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
-from memspy.pipelines.runtime.messages import render_transcript
+from memspy.pipelines.records.format import render_content
+from memspy.pipelines.runtime.messages import normalize_messages, render_transcript
 from memspy.pipelines.runtime.steps import predictor, run_step
 from memspy.pipelines.runtime.usage import Usage, UsageMeter
+from memspy.pipelines.semantic.facts import (
+    Fact,
+    chunk_messages,
+    decision_model,
+    fact_item_type,
+    merge_profile,
+    parse_facts,
+    render_dialogue,
+    resolve_decisions,
+    skip_stored,
+)
 from memspy.pipelines.semantic.schemas import ExtractedMemory, MemorySchema, RemoveDoc, normalize_schemas
 from memspy.pipelines.semantic.validate import ExistingMemory, parse_existing, validate_operations
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
+from memspy.signatures.facts import ExtractFacts, ReconcileFacts
 
 __all__ = [
+    "DESIGNS",
     "AppliedOperation",
     "MemoryManager",
     "create_memory_manager",
 ]
+
+# "facts": list facts, then reconcile with stored memories (the default; what a small local model does well).
+# "single": one call returns the operations (insert/update/delete by id) directly.
+DESIGNS = ("facts", "single")
 
 
 @dataclass
@@ -50,9 +68,12 @@ def _operation_model(schemas: list[MemorySchema], actions: tuple[str, ...]) -> t
 
 
 class MemoryManager(dspy.Module):
-    """Extracts, updates and deletes memories from a conversation in one LM call per step.
+    """Extracts, updates and deletes memories from a conversation.
 
-    The predictor ``self.extract`` is the public name saved in compiled programs.
+    With ``design="facts"`` (the default) ``self.extract`` lists the facts of each chunk of the conversation and
+    ``self.reconcile`` decides, only when stored memories are shown, which facts add, update, delete or repeat one
+    (see :mod:`memspy.pipelines.semantic.facts`). With ``design="single"`` one call per step returns the
+    operations. The predictor names ``extract`` and ``reconcile`` are the keys of compiled programs.
     """
 
     def __init__(
@@ -66,10 +87,18 @@ class MemoryManager(dspy.Module):
         enable_deletes: bool = False,
         max_steps: int = 1,
         max_retries: int = 2,
+        design: str = "facts",
+        chunk_chars: int = 2400,
+        include_assistant: bool = False,
     ) -> None:
         super().__init__()
         if max_steps < 1 or max_retries < 0:
             raise ValueError(f"max_steps must be >= 1 and max_retries >= 0, got {max_steps}, {max_retries}")
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {list(DESIGNS)}, got {design!r}")
+        if chunk_chars < 200:
+            raise ValueError(f"chunk_chars must be >= 200, got {chunk_chars}: a chunk must hold a few messages")
+        self.design, self.chunk_chars, self.include_assistant = design, chunk_chars, include_assistant
         self.schemas = normalize_schemas(schemas)
         self.enable_inserts, self.enable_updates, self.enable_deletes = enable_inserts, enable_updates, enable_deletes
         if not enable_inserts and not enable_updates:
@@ -79,12 +108,18 @@ class MemoryManager(dspy.Module):
             a for a, on in (("insert", enable_inserts), ("update", enable_updates), ("delete", enable_deletes)) if on
         )
         self.actions = actions
-        op_model: Any = _operation_model(self.schemas, actions)
-        sig = ExtractMemories.with_updated_fields("operations", type_=Annotated[list[op_model], Field(min_length=1)])
-        if not enable_inserts:
-            sig = sig.append_instructions(
-                "Each kind holds exactly one document: update it with every new detail instead of inserting."
-            )
+        if design == "single":
+            op_model: Any = _operation_model(self.schemas, actions)
+            ops_t = Annotated[list[op_model], Field(min_length=1)]
+            sig = ExtractMemories.with_updated_fields("operations", type_=ops_t)
+            if not enable_inserts:
+                sig = sig.append_instructions(
+                    "Each kind holds exactly one document: update it with every new detail instead of inserting."
+                )
+        else:
+            sig = ExtractFacts.with_updated_fields("facts", type_=list[fact_item_type(self.schemas)])  # type: ignore[misc]
+            recon = ReconcileFacts.with_updated_fields("decisions", type_=list[decision_model(actions)])  # type: ignore[misc]
+            self.reconcile = predictor(recon, lm)
         if instructions:
             sig = sig.append_instructions(instructions)
         self.extract = predictor(sig, lm)
@@ -135,23 +170,102 @@ class MemoryManager(dspy.Module):
             raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
         return [AppliedOperation(**op) for op in ops]
 
+    def extract_facts(self, messages: Any, usage: Usage) -> list[Fact]:
+        """Step one of the facts design: the facts of each chunk of ``messages``, one LM call per chunk.
+
+        Raises:
+            MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
+        """
+        msgs = normalize_messages(messages)
+        facts: list[Fact] = []
+        seen: set[str] = set()
+        for chunk in chunk_messages(msgs, self.chunk_chars):
+            dialogue = render_dialogue(chunk, include_assistant=self.include_assistant)
+            if not any(m.get("role") != "system" for m in chunk) or not dialogue:
+                continue
+            try:
+                got = run_step(
+                    self.extract,
+                    "extract",
+                    usage,
+                    lambda pred: parse_facts(pred.facts, self.schemas),
+                    self.max_retries,
+                    conversation=dialogue,
+                    memory_kinds=self.kinds_text(),
+                )
+            except StepError as e:
+                raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+            for f in got:
+                if f.text.strip().lower() not in seen:
+                    seen.add(f.text.strip().lower())
+                    facts.append(f)
+        return facts
+
+    def apply_facts(self, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:
+        """Step two: reconcile ``facts`` with the shown memories; an LM call only when some are shown.
+
+        Stored ids are shown to the LM as short aliases (``m1``, ``m2``...) and mapped back in code.
+        """
+        if not self.enable_inserts:
+            changes = merge_profile(facts, working)
+        else:
+            facts = skip_stored(facts, working)
+            shown = [e for e in working if not e.placeholder]
+            if not facts:
+                return []
+            changes, _ = resolve_decisions([], facts, shown, self.actions)
+            if shown:
+                alias = [ExistingMemory(f"m{i}", e.kind, e.content, e.importance) for i, e in enumerate(shown, 1)]
+                last: dict[str, Any] = {"changes": changes}
+
+                def validate(pred: dspy.Prediction) -> tuple[list[Any], list[str]]:
+                    last["changes"], problems = resolve_decisions(pred.decisions, facts, alias, self.actions)
+                    return last["changes"], problems
+
+                changes = run_step(
+                    self.reconcile,
+                    "reconcile",
+                    usage,
+                    validate,
+                    min(self.max_retries, 1),
+                    fallback=lambda _problems: last["changes"],  # keep the valid decisions of the last answer
+                    error=lambda step, errors, attempts: MemoryExtractionError(errors, attempts=attempts),
+                    new_facts="\n".join(f"{i}. {f.text}" for i, f in enumerate(facts, 1)),
+                    existing_memories="\n".join(f"{a.id}: {render_content(a.content)}" for a in alias),
+                )
+                real = {a.id: e.id for a, e in zip(alias, shown, strict=True)}
+                changes = [replace(c, id=real.get(c.id, c.id)) if c.action != "insert" else c for c in changes]
+        importance = {e.id: e.importance for e in working}
+        return [AppliedOperation(c.action, c.id, c.kind, c.content, importance.get(c.id, 0.5)) for c in changes]
+
     def forward(self, messages: Any, existing: Any = None, max_steps: int | None = None) -> dspy.Prediction:
         """Update the memory collection from ``messages``.
 
         Args:
             messages: OpenAI- or Anthropic-format chat messages (tool calls and results included).
             existing: Current memories: ``ExtractedMemory`` items, ``(id, content)`` or ``(id, kind, content)``
-                tuples, dicts with ``id``/``content``, or strings.
-            max_steps: LM passes (default: the manager's); stops early when a pass changes nothing.
+                tuples, dicts with ``id``/``content``, or strings. With the facts design, also a function of the
+                new facts' texts that returns such memories.
+            max_steps: LM passes of the ``"single"`` design (default: the manager's); stops early when a pass
+                changes nothing. The facts design makes one pass.
 
         Returns:
             ``Prediction(memories=[ExtractedMemory...], operations=[AppliedOperation...], usage=Usage)``,
             iterable like the memories list.
         """
-        conversation = render_transcript(messages)
-        working = self.seed_existing(parse_existing(existing, self.schemas))
         usage = Usage()
-        applied: list[AppliedOperation] = []
+        if self.design == "facts":
+            facts = self.extract_facts(messages, usage)
+            if callable(existing):  # memories chosen for these facts (the store manager's neighbours)
+                existing = existing([f.text for f in facts]) if facts else []
+            working = self.seed_existing(parse_existing(existing, self.schemas))
+            applied = self.apply_facts(facts, working, usage)
+            working = _apply(working, applied)
+            self.usage.record(usage)
+            return MemoryPrediction(memories=_result(working, applied), operations=applied, usage=usage)
+        working = self.seed_existing(parse_existing(existing, self.schemas))
+        conversation = render_transcript(messages)
+        applied = []
         for _ in range(max_steps or self.max_steps):
             ops = self._step(conversation, working, usage)
             if not ops:

@@ -45,6 +45,10 @@ def default_store(path: str = ".memspy/store") -> BaseStore:
         return store
 
 
+def _existing(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    return [(key, value["kind"], value["content"]) for key, value in records.items()]
+
+
 def _query_text(messages: list[dict[str, Any]], max_chars: int = 2000) -> str:
     return render_transcript(messages)[-max_chars:]
 
@@ -53,7 +57,8 @@ class MemoryStoreManager(dspy.Module):
     """Keeps a store's memories in step with conversations (LangMem's ``create_memory_store_manager``).
 
     For each call: fill the namespace from ``config``, fetch the ``query_limit`` most relevant valid
-    memories, run ``self.manager`` (one LM call per step) and write all its changes as one batch.
+    memories, run ``self.manager`` and write all its changes as one batch. With the facts design the memories
+    shown to the reconciling step are each new fact's nearest stored ones (relevance >= ``neighbour_score``).
     """
 
     def __init__(
@@ -65,9 +70,13 @@ class MemoryStoreManager(dspy.Module):
         query_limit: int = 5,
         hard_delete: bool = False,
         weights: RankingWeights | None = None,
+        neighbour_score: float = 0.45,
         **manager_kwargs: Any,
     ) -> None:
         super().__init__()
+        if not 0.0 <= neighbour_score <= 1.0:
+            raise ValueError(f"neighbour_score must be in [0, 1], got {neighbour_score}: it is a cosine threshold")
+        self.neighbour_score = neighbour_score
         manager_kwargs.setdefault("enable_deletes", True)
         self.manager = MemoryManager(lm, **manager_kwargs)
         self.namespace = NamespaceTemplate(namespace)
@@ -106,6 +115,25 @@ class MemoryStoreManager(dspy.Module):
         )
         return {r.key: r.value for r in ranked}
 
+    def neighbours(self, ns: Namespace, texts: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored records close to any of ``texts`` (new facts): each fact's few nearest above
+        ``neighbour_score``, at most ``2 * query_limit`` in all, by key."""
+        kinds = [s.name for s in self.manager.schemas]
+        found: dict[str, dict[str, Any]] = {}
+        for text in texts:
+            for r in search_memories(
+                self._store(),
+                ns,
+                text,
+                filter={"kind": {"$in": kinds}},
+                limit=3,
+                weights=self.weights,
+                track_access=False,
+                min_score=self.neighbour_score,
+            ):
+                found.setdefault(r.key, r.value)
+        return dict(list(found.items())[: 2 * self.query_limit])
+
     def forward(
         self, messages: Any, config: dict[str, Any] | None = None, thread_id: str | None = None
     ) -> dspy.Prediction:
@@ -117,9 +145,17 @@ class MemoryStoreManager(dspy.Module):
         msgs = normalize_messages(messages)
         ns = self.namespace.resolve(config)
         thread = thread_id or ((config or {}).get("configurable", {}).get("thread_id"))
-        olds = self.retrieve_existing(ns, msgs)
-        existing = [(key, value["kind"], value["content"]) for key, value in olds.items()]
-        pred = self.manager(messages=msgs, existing=existing)
+        olds: dict[str, dict[str, Any]] = {}
+        if self.manager.design == "facts" and self.manager.enable_inserts:
+
+            def neighbours(texts: list[str]) -> list[tuple[str, str, Any]]:
+                olds.update(self.neighbours(ns, texts))
+                return _existing(olds)
+
+            pred = self.manager(messages=msgs, existing=neighbours)
+        else:
+            olds = self.retrieve_existing(ns, msgs)
+            pred = self.manager(messages=msgs, existing=_existing(olds))
         ids = message_ids(msgs)
         provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
         changes: list[RecordChange] = []

@@ -13,7 +13,7 @@ from memspy.pipelines.errors import SchemaError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.semantic.schemas import ExtractedMemory, MemorySchema, RemoveDoc
 
-__all__ = ["ExistingMemory", "parse_existing", "validate_operations"]
+__all__ = ["ExistingMemory", "merge_content", "parse_existing", "validate_operations"]
 
 
 @dataclass
@@ -77,7 +77,8 @@ def parse_existing(existing: Any, schemas: list[MemorySchema]) -> list[ExistingM
     return out
 
 
-def _merge(old: BaseModel | None, new: BaseModel) -> BaseModel:
+def merge_content(old: BaseModel | None, new: BaseModel) -> BaseModel:
+    """``new``'s non-empty fields over ``old``'s (a profile update keeps what the new answer leaves out)."""
     if old is None:
         return new
     patch = {k: v for k, v in new.model_dump().items() if v is not None}
@@ -135,7 +136,7 @@ def validate_operations(
             errors.append(f"{where}: {e}")
             continue
         if action == "update" and merge_updates:
-            content = _merge(shown[mid].content, content)
+            content = merge_content(shown[mid].content, content)
         if action == "insert":
             text = render_content(content).strip().lower()
             if not text or text in seen_text:
