@@ -31,7 +31,9 @@ COMMANDS: dict[str, Command] = {
     "demo": Command("memspy.cli.demo", "run the built-in scenarios offline on the embedded defaults"),
     "doctor": Command("memspy.cli.doctor", "check the configured LM, embedder and store"),
     "bench": Command(
-        "memspy.evals.bench", "store and embedder benchmarks, ratios against same-run baselines (memspy bench --help)"
+        "memspy.cli.bench",
+        "store and embedder benchmarks, ratios against same-run baselines (memspy bench --help); "
+        "memspy bench lm: the local LM runtime, old path vs new",
     ),
     "eval": Command(
         "memspy.cli.eval", "LoCoMo / JSONL evaluation: evidence R@k, QA, cost, latency (memspy eval --help)"

@@ -22,6 +22,7 @@ from memspy.pipelines.runtime.llama_engine import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_TOKENS,
     DEFAULT_N_CTX,
+    DEFAULT_PREFIX_STATES,
     AsyncLlamaEngine,
     LlamaEngine,
 )
@@ -68,6 +69,8 @@ def _build_local_lm(
     max_items: int = DEFAULT_MAX_ITEMS,
     temperature: float = 0.0,
     max_tokens: int = DEFAULT_MAX_TOKENS,
+    reset_every_call: bool | None = None,
+    prefix_states: int = DEFAULT_PREFIX_STATES,
     **kwargs: Any,
 ) -> dspy.LM:
     path = Path(model_path) if model_path is not None else local_model_path()
@@ -76,7 +79,14 @@ def _build_local_lm(
     if not _llama_cpp_available():
         raise LocalModelUnavailableError(f"llama-cpp-python (module llama_cpp) is not installed; {_FIX}.")
     engine = LlamaEngine(
-        path, n_threads=n_threads, n_ctx=n_ctx, max_items=max_items, temperature=temperature, max_tokens=max_tokens
+        path,
+        n_threads=n_threads,
+        n_ctx=n_ctx,
+        max_items=max_items,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        reset_every_call=reset_every_call,
+        prefix_states=prefix_states,
     )
     kwargs.setdefault("num_retries", 0)  # a local failure is not transient
     return dspy.LM(
@@ -96,7 +106,8 @@ def build_lm(model: str | None = None, **kwargs: Any) -> dspy.LM:
         model: ``"local"`` (or ``"local/qwen2.5-coder-1.5b-q4_k_m"``) for the offline default model, or a
             DSPy/LiteLLM model string such as ``"openai/gpt-4o-mini"``.
         **kwargs: For the local model: ``model_path``, ``n_threads``, ``n_ctx``, ``max_items``, ``temperature``,
-            ``max_tokens`` and other ``dspy.LM`` options (``cache``, ``num_retries``). Otherwise passed to
+            ``max_tokens``, ``reset_every_call``, ``prefix_states`` (see :class:`LlamaEngine`) and other
+            ``dspy.LM`` options (``cache``, ``num_retries``). Otherwise passed to
             ``dspy.LM`` (``api_key``, ``api_base``, ``temperature``, ...).
 
     Returns:

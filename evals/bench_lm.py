@@ -1,0 +1,173 @@
+"""LM runtime benchmark (``memspy bench lm``): the local engine's old path against its new one, in the same run.
+
+The old path clears llama.cpp's KV cache before every call and lets llama-cpp-python convert the response schema
+to a grammar on every call; the new path (the default) keeps the prompt prefix, each recent signature's prefix
+state and one grammar per schema. Both run the same fixed set of real memspy calls (``_bench_lm_calls``), one
+after the other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's
+cache off. Per call: prompt tokens sent and evaluated, seconds in prompt evaluation and in generation, tokens per
+second, and whether both paths parsed the same result.
+
+Example:
+    $ memspy bench lm --calls 4 --turns 9 --json lm.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from memspy.evals._bench_lm_calls import (
+    BenchCall,
+    extraction_calls,
+    locomo_calls,
+    reflection_calls,
+    turn_episode_calls,
+)
+from memspy.evals._bench_lm_report import KINDS, PATHS, TARGETS, CallRecord, format_lm_report, summarize
+from memspy.evals._timing import machine_facts
+from memspy.evals.extraction_cases import default_locomo_path
+from memspy.pipelines.runtime import build_lm
+from memspy.stores.errors import MemspyError
+
+__all__ = [
+    "KINDS",
+    "PATHS",
+    "TARGETS",
+    "CallRecord",
+    "format_lm_report",
+    "main",
+    "run_bench_lm",
+    "run_pairs",
+    "summarize",
+]
+
+
+def run_pairs(calls: Sequence[BenchCall], lms: dict[str, Any], progress: bool = False) -> list[CallRecord]:
+    """Run every call on both paths (``lms["old"]``, ``lms["new"]``), alternating which path goes first.
+
+    Each LM's engine must have an ``on_call`` hook (:class:`~memspy.pipelines.runtime.LlamaEngine`). A call
+    that fails with a memspy error is recorded with ``error: <type>`` as its output.
+    """
+    records: list[CallRecord] = []
+    for i, call in enumerate(calls):
+        for path in PATHS if i % 2 == 0 else PATHS[::-1]:
+            seen: list[Any] = []
+            engine = lms[path].engine
+            engine.on_call = seen.append
+            start = time.perf_counter()
+            with dspy.context(lm=lms[path], adapter=dspy.JSONAdapter()):
+                try:
+                    output = call.run()
+                except MemspyError as exc:
+                    output = f"error: {type(exc).__name__}"
+            engine.on_call = None
+            record = CallRecord(call.kind, call.label, path, time.perf_counter() - start, output)
+            record.lm_calls = [s.as_dict() for s in seen]
+            records.append(record)
+            if progress:
+                print(
+                    f"  {call.kind:<13} {call.label:<24} {path}: {record.seconds:6.1f}s, "
+                    f"{record.total('evaluated_tokens'):.0f}/{record.total('prompt_tokens'):.0f} prompt tokens "
+                    "evaluated",
+                    flush=True,
+                )
+    return records
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+def run_bench_lm(
+    *,
+    calls: int = 6,
+    demos: int = 3,
+    episodes: int = 2,
+    reflections: int = 2,
+    turns: int = 12,
+    chunk: int = 3,
+    locomo: str | Path | None = None,
+    n_threads: int | None = None,
+    kinds: Sequence[str] = KINDS,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Build both paths on the local model, run the call set on each, and summarize (see module docstring)."""
+    dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    lms = {
+        "old": build_lm("local", n_threads=n_threads, reset_every_call=True, prefix_states=0, cache=False),
+        "new": build_lm("local", n_threads=n_threads, reset_every_call=False, cache=False),
+    }
+    lms["old"].engine.grammars = None  # the old path: llama-cpp-python converts the schema on every call
+    todo: list[BenchCall] = []
+    if "extract" in kinds:
+        todo += extraction_calls(calls)
+    if "extract_demos" in kinds:
+        todo += extraction_calls(calls, demos=demos)
+    if "episode" in kinds:
+        todo += turn_episode_calls(episodes)
+    if "reflect" in kinds:
+        todo += reflection_calls(reflections)
+    stores: list[Any] = []
+    path = locomo or default_locomo_path()
+    if "locomo" in kinds and path is not None:
+        session_calls, stores = locomo_calls(path, turns, chunk)
+        todo += session_calls
+    load_before = _load()
+    try:
+        records = run_pairs(todo, lms, progress=progress)
+    finally:
+        for store in stores:
+            store.close()
+        for lm in lms.values():
+            lm.engine.close()
+    config = {
+        "calls": calls,
+        "demos": demos,
+        "episodes": episodes,
+        "reflections": reflections,
+        "turns": turns,
+        "chunk": chunk,
+        "locomo": str(path) if path else None,
+        "n_threads": lms["new"].engine.n_threads,
+        "dspy_cache": False,
+        "load_before": load_before,
+        "load_after": _load(),
+    }
+    records_out = [asdict(r) for r in records]
+    return {"config": config, "machine": machine_facts(), "summary": summarize(records), "records": records_out}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``memspy bench lm``: run the LM runtime benchmark, print the tables, optionally write JSON."""
+    p = argparse.ArgumentParser(prog="memspy bench lm", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--calls", type=int, default=6, help="extraction calls, uncompiled and with demos (default 6)")
+    p.add_argument("--demos", type=int, default=3, help="LabeledFewShot demos of the compiled program (default 3)")
+    p.add_argument("--episodes", type=int, default=2, help="turn-episode calls (default 2)")
+    p.add_argument("--reflections", type=int, default=2, help="reflection calls (default 2)")
+    p.add_argument("--turns", type=int, default=12, help="LoCoMo session turns ingested (default 12)")
+    p.add_argument("--chunk", type=int, default=3, help="turns per store-manager call (default 3)")
+    p.add_argument("--locomo", help="LoCoMo JSON (default: $MEMSPY_EVAL_DATA or data/locomo/locomo-dev.json)")
+    p.add_argument("--threads", type=int, dest="n_threads", help="llama.cpp threads (default: MEMSPY_LM_THREADS)")
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
+    p.add_argument("--quiet", dest="progress", action="store_false", help="no per-call lines")
+    p.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
+    args = vars(p.parse_args(argv))
+    json_path = args.pop("json")
+    kinds = [k.strip() for k in args.pop("kinds").split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        p.error(f"--kinds: unknown {unknown}; choose from {list(KINDS)}")
+    result = run_bench_lm(kinds=kinds, **args)
+    print(format_lm_report(result))
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
+        print(f"\nnumbers written to {json_path}")
+    return 0
