@@ -12,7 +12,9 @@ from memspy.signatures.optimization import (
 )
 from memspy.signatures.privacy import FindPersonalData, PersonalDataSpan
 from memspy.signatures.qa import AnswerFromMemories, JudgeAnswer
+from memspy.signatures.recall import GenerateSearchQueries
 from memspy.signatures.reflection import GenerateReflections, ReflectionOperation
+from memspy.signatures.summaries import ExtractThread, SummarizeConversation, ThreadSummary
 
 __all__ = [
     "AnswerFromMemories",
@@ -21,10 +23,12 @@ __all__ = [
     "ConsolidateEpisode",
     "ExtractFacts",
     "ExtractMemories",
+    "ExtractThread",
     "ExtractTurnEpisodes",
     "FactDecision",
     "FindPersonalData",
     "GenerateReflections",
+    "GenerateSearchQueries",
     "JudgeAnswer",
     "MemoryOperation",
     "PersonalDataSpan",
@@ -33,5 +37,7 @@ __all__ = [
     "ReflectOnPrompt",
     "ReflectionOperation",
     "RewritePrompt",
+    "SummarizeConversation",
+    "ThreadSummary",
     "TurnSummary",
 ]
