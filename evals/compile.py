@@ -5,7 +5,8 @@ labeled records into ``dspy.Example`` s. ``extract`` (the :class:`~memspy.pipeli
 registered; the episodic pipelines can join once they exist (their labeled formats are already defined in
 :mod:`memspy.evals.labeled`).
 
-Optimizers: ``bootstrap`` (``BootstrapFewShot``: demos from traces that score ``>= pass_threshold``, topped up
+Optimizers: ``labeled`` (``LabeledFewShot``: ``max_demos`` labeled records sampled as demos, no LM call),
+``bootstrap`` (``BootstrapFewShot``: demos from traces that score ``>= pass_threshold``, topped up
 with labeled demos), ``mipro`` (``MIPROv2``: instructions and demos searched by optuna over ``trials`` trials),
 ``gepa`` (``dspy.GEPA``: reflective instruction evolution from the metric's feedback, ``trials`` full evaluations).
 Extraction examples carry the labeled answer in the predictor's own fields, so labeled demos are complete demos.
@@ -13,6 +14,7 @@ Extraction examples carry the labeled answer in the predictor's own fields, so l
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,8 +23,10 @@ import dspy
 
 from memspy.evals.labeled import LabeledRecord
 from memspy.evals.metrics_memory import ExtractionMetric, TextMatcher, float_metric
-from memspy.pipelines.runtime import render_transcript
+from memspy.pipelines.records import render_content
+from memspy.pipelines.runtime import normalize_messages, render_transcript
 from memspy.pipelines.semantic import MemoryManager, create_memory_manager, parse_existing
+from memspy.pipelines.semantic.facts import fact_item_type, render_dialogue
 
 __all__ = [
     "OPTIMIZERS",
@@ -32,12 +36,13 @@ __all__ = [
     "build_pipeline",
     "compile_program",
     "evaluate_program",
+    "labeled_demos",
     "make_examples",
     "make_metric",
 ]
 
-OptimizerName = Literal["bootstrap", "mipro", "gepa"]
-OPTIMIZERS: tuple[str, ...] = ("bootstrap", "mipro", "gepa")
+OptimizerName = Literal["labeled", "bootstrap", "mipro", "gepa"]
+OPTIMIZERS: tuple[str, ...] = ("labeled", "bootstrap", "mipro", "gepa")
 
 
 def _extraction_example(record: LabeledRecord, manager: MemoryManager) -> dspy.Example:
@@ -53,6 +58,8 @@ def _extraction_example(record: LabeledRecord, manager: MemoryManager) -> dspy.E
         if op["action"] != "delete":
             content = by_name[op["kind"]].validate(op["content"]).model_dump(exclude_none=True)
         ops.append({"action": op["action"], "id": op["id"], "kind": op["kind"], "content": content, "importance": 0.5})
+    if manager.design == "facts":
+        return _facts_example(record, manager, ops)
     if not ops:
         ops = [{"action": "none", "id": None, "kind": manager.schemas[0].name, "content": None, "importance": 0.0}]
     labels = {
@@ -61,6 +68,34 @@ def _extraction_example(record: LabeledRecord, manager: MemoryManager) -> dspy.E
         "memory_kinds": manager.kinds_text(),
         "corrections": "",
         "operations": ops,
+    }
+    example = record.to_example()
+    return dspy.Example(base=example, **labels).with_inputs(*example.inputs().keys())
+
+
+def _facts_example(record: LabeledRecord, manager: MemoryManager, ops: list[dict[str, Any]]) -> dspy.Example:
+    """The record for the facts design: the ``extract`` predictor's input and its labeled facts (what the
+    record inserts or updates to), so a labeled demo is a complete ``extract`` demo."""
+    single = fact_item_type(manager.schemas)
+    facts: list[Any] = []
+    for op in ops:
+        if op["action"] == "delete":
+            continue
+        content = op["content"]
+        if single is str:
+            facts.append(render_content(content))
+        elif isinstance(single, type) and any(s.model is single for s in manager.schemas):
+            facts.append(content)
+        else:
+            facts.append({"kind": op["kind"], "content": content})
+    # The fact behind a delete is not labeled: such a record is scored, never shown as a demo.
+    label = {} if any(op["action"] == "delete" for op in ops) else {"facts": facts}
+    messages = normalize_messages(record.fields["messages"])
+    labels = {
+        "conversation": render_dialogue(messages, include_assistant=manager.include_assistant),
+        "memory_kinds": manager.kinds_text(),
+        "corrections": "",
+        **label,
     }
     example = record.to_example()
     return dspy.Example(base=example, **labels).with_inputs(*example.inputs().keys())
@@ -78,6 +113,7 @@ class PipelineSpec:
 
 def _build_extract(lm: Any = None, **options: Any) -> dspy.Module:
     options.setdefault("enable_deletes", True)  # labeled data holds deletes
+    options.setdefault("compiled", False)  # compile from the uncompiled manager, not from the shipped program
     return create_memory_manager(lm, **options)
 
 
@@ -130,6 +166,32 @@ def evaluate_program(program: dspy.Module, devset: list[dspy.Example], metric: A
     return float(evaluate(program).score) / 100
 
 
+def _demo_group(example: dspy.Example) -> tuple[bool, bool, bool]:
+    messages = example.get("messages") or []
+    return (len(messages) > 4, not example.get("expected"), bool(example.get("existing")))
+
+
+def labeled_demos(program: dspy.Module, trainset: list[dspy.Example], k: int, *, seed: int = 0) -> dspy.Module:
+    """``LabeledFewShot`` with a spread: each predictor gets ``k`` labeled examples that carry all its output
+    fields, taken in turn from groups (long sessions, nothing to remember, with stored memories, the rest)."""
+    compiled = program.reset_copy()
+    rng = random.Random(seed)
+    for _, predictor in compiled.named_predictors():
+        outputs = list(predictor.signature.output_fields)
+        fit = [e for e in trainset if all(e.get(f) is not None for f in outputs)]
+        groups: dict[tuple[bool, bool, bool], list[dspy.Example]] = {}
+        for e in fit:
+            groups.setdefault(_demo_group(e), []).append(e)
+        pools = [rng.sample(g, len(g)) for _, g in sorted(groups.items(), reverse=True)]
+        demos: list[dspy.Example] = []
+        while len(demos) < k and any(pools):
+            for pool in pools:
+                if pool and len(demos) < k:
+                    demos.append(pool.pop())
+        predictor.demos = demos
+    return compiled
+
+
 def compile_program(
     program: dspy.Module,
     trainset: list[dspy.Example],
@@ -163,6 +225,8 @@ def compile_program(
     if not trainset:
         raise ValueError("trainset is empty")
     threshold = float(getattr(metric, "pass_threshold", 1.0))
+    if optimizer == "labeled":
+        return labeled_demos(program, trainset, max_demos, seed=seed)
     if optimizer == "bootstrap":
         bootstrap = dspy.BootstrapFewShot(
             metric=metric,

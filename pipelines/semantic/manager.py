@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, create_model
 from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import normalize_messages, render_transcript
-from memspy.pipelines.runtime.steps import predictor, run_step
+from memspy.pipelines.runtime.steps import predictor, resolve_lm, run_step
 from memspy.pipelines.runtime.usage import Usage, UsageMeter
 from memspy.pipelines.semantic.facts import (
     Fact,
@@ -26,6 +26,7 @@ from memspy.pipelines.semantic.facts import (
     resolve_decisions,
     skip_stored,
 )
+from memspy.pipelines.semantic.programs import load_program
 from memspy.pipelines.semantic.schemas import ExtractedMemory, MemorySchema, RemoveDoc, normalize_schemas
 from memspy.pipelines.semantic.validate import ExistingMemory, parse_existing, validate_operations
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
@@ -99,6 +100,9 @@ class MemoryManager(dspy.Module):
         if chunk_chars < 200:
             raise ValueError(f"chunk_chars must be >= 200, got {chunk_chars}: a chunk must hold a few messages")
         self.design, self.chunk_chars, self.include_assistant = design, chunk_chars, include_assistant
+        # Kept on the module too: DSPy optimizers' reset_copy() clears a predictor's own LM, and a compiled copy
+        # must still run on the LM it was built with when none is configured globally.
+        resolved = self.default_lm = resolve_lm(lm)
         self.schemas = normalize_schemas(schemas)
         self.enable_inserts, self.enable_updates, self.enable_deletes = enable_inserts, enable_updates, enable_deletes
         if not enable_inserts and not enable_updates:
@@ -119,10 +123,10 @@ class MemoryManager(dspy.Module):
         else:
             sig = ExtractFacts.with_updated_fields("facts", type_=list[fact_item_type(self.schemas)])  # type: ignore[misc]
             recon = ReconcileFacts.with_updated_fields("decisions", type_=list[decision_model(actions)])  # type: ignore[misc]
-            self.reconcile = predictor(recon, lm)
+            self.reconcile = predictor(recon, resolved)
         if instructions:
             sig = sig.append_instructions(instructions)
-        self.extract = predictor(sig, lm)
+        self.extract = predictor(sig, resolved)
         self.usage = UsageMeter()
 
     def kinds_text(self) -> str:
@@ -253,6 +257,12 @@ class MemoryManager(dspy.Module):
             ``Prediction(memories=[ExtractedMemory...], operations=[AppliedOperation...], usage=Usage)``,
             iterable like the memories list.
         """
+        if dspy.settings.lm is None and self.default_lm is not None:
+            with dspy.context(lm=self.default_lm):
+                return self._forward(messages, existing, max_steps)
+        return self._forward(messages, existing, max_steps)
+
+    def _forward(self, messages: Any, existing: Any, max_steps: int | None) -> dspy.Prediction:
         usage = Usage()
         if self.design == "facts":
             facts = self.extract_facts(messages, usage)
@@ -327,15 +337,17 @@ def create_memory_manager(lm: Any = None, **kwargs: Any) -> MemoryManager:
         lm: A ``dspy.LM``, a model string (``"openai/gpt-4o-mini"``, ``"local"``), or None to use
             ``dspy.configure(lm=...)``.
         **kwargs: ``schemas``, ``instructions``, ``enable_inserts``, ``enable_updates``, ``enable_deletes``,
-            ``max_steps``, ``max_retries`` (see :class:`MemoryManager`), and ``program=`` a saved compiled
-            program to load.
+            ``max_steps``, ``max_retries``, ``design``, ``chunk_chars``, ``include_assistant`` (see
+            :class:`MemoryManager`), ``program=`` a saved compiled program to load, and ``compiled=False`` to
+            keep the local LM's manager uncompiled (by default it loads the program memspy ships).
 
     Example:
         >>> manager = create_memory_manager("local", schemas=[Triple], enable_deletes=True)  # doctest: +SKIP
         >>> manager.invoke({"messages": [{"role": "user", "content": "Alice manages the ML team"}]})
     """
     program = kwargs.pop("program", None)
+    compiled = kwargs.pop("compiled", True)
     manager = MemoryManager(lm, **kwargs)
-    if program is not None:
-        manager.load(str(program))
+    load_program(manager, program, compiled=compiled)
     return manager
+

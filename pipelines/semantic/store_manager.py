@@ -23,6 +23,7 @@ from memspy.pipelines.records.namespaces import NamespaceTemplate
 from memspy.pipelines.records.recall import RankedMemory, RankingWeights, search_memories
 from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript, supporting_messages
 from memspy.pipelines.semantic.manager import MemoryManager
+from memspy.pipelines.semantic.programs import load_program
 from memspy.pipelines.semantic.schemas import ExtractedMemory
 from memspy.stores import BaseStore, Namespace
 
@@ -230,7 +231,10 @@ def create_memory_store_manager(lm: Any = None, **kwargs: Any) -> MemoryStoreMan
         >>> manager.invoke({"messages": msgs}, config={"configurable": {"user_id": "u1"}})
     """
     program = kwargs.pop("program", None)
+    compiled = kwargs.pop("compiled", True)
     manager = MemoryStoreManager(lm, **kwargs)
     if program is not None:
         manager.load(str(program))
+    else:
+        load_program(manager.manager, compiled=compiled)  # the shipped program, where one fits
     return manager
