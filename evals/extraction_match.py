@@ -11,7 +11,7 @@ texts name people of the conversation explicitly and they name no one in common,
 (``speaker_check``).
 
 :class:`FactJudge` is the optional LM opinion: for each gold fact, the LM picks which of the ``k`` most similar
-memories state it (signature :class:`~memspy.signatures.judging.JudgeFactMatch`).
+memories state it (:class:`~memspy.pipelines.semantic.FactJudge`, signature ``JudgeFactMatch``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any
 
-import dspy
 import numpy as np
 
-from memspy.signatures.judging import JudgeFactMatch
+from memspy.pipelines.semantic import FactJudge
 from memspy.stores import Embedder, MiniLMEmbedder
 
 __all__ = ["PLACEHOLDER", "FactJudge", "FactMatcher", "mentioned_people", "normalize_person"]
@@ -154,30 +152,3 @@ class FactMatcher:
                 if people_m[i] and people_f[j] and not people_m[i] & people_f[j]:
                     ok[i, j] = False
         return ok, sims
-
-
-class FactJudge(dspy.Module):
-    """An LM judge: which of a fact's candidate memories state it (one LM call per fact with candidates).
-
-    Args:
-        lm: The judge's LM (default: the configured one).
-        k: How many candidates (the most similar memories) the judge sees per fact.
-    """
-
-    def __init__(self, lm: Any = None, *, k: int = 5) -> None:
-        super().__init__()
-        self.judge = dspy.Predict(JudgeFactMatch)
-        if lm is not None:
-            self.judge.set_lm(lm)
-        self.k = k
-
-    def forward(self, fact: str, candidates: Sequence[str]) -> dspy.Prediction:
-        """``Prediction(matching=[indices into candidates])``; no call when there are no candidates."""
-        if not candidates:
-            return dspy.Prediction(matching=[])
-        shown = "\n".join(f"[{n}] {text}" for n, text in enumerate(candidates, start=1))
-        # Like memspy's own modules: JSON output unless the caller configured another adapter.
-        with dspy.context(adapter=dspy.settings.adapter or dspy.JSONAdapter()):
-            numbers = self.judge(fact=fact, memories=shown).matching or []
-        picked = sorted({int(n) - 1 for n in numbers if isinstance(n, int) and 1 <= n <= len(candidates)})
-        return dspy.Prediction(matching=picked)

@@ -3,6 +3,7 @@
 from memspy.signatures.episodes import ConsolidateEpisode, ExtractTurnEpisodes, TurnSummary
 from memspy.signatures.extraction import ExtractMemories, MemoryOperation
 from memspy.signatures.facts import ExtractFacts, FactDecision, ReconcileFacts
+from memspy.signatures.judging import JudgeFactMatch
 from memspy.signatures.optimization import (
     ApplyPromptUpdate,
     AttributeFeedback,
@@ -30,6 +31,7 @@ __all__ = [
     "GenerateReflections",
     "GenerateSearchQueries",
     "JudgeAnswer",
+    "JudgeFactMatch",
     "MemoryOperation",
     "PersonalDataSpan",
     "ProposePromptUpdate",

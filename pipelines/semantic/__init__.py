@@ -2,7 +2,7 @@
 store managers, the agent tools, the background executor, the memory searcher, thread summaries, running
 summaries of long conversations (short-term memory), and answering from memories."""
 
-from memspy.pipelines.semantic.answer import AnswerJudge, MemoryAnswerer
+from memspy.pipelines.semantic.answer import AnswerJudge, FactJudge, MemoryAnswerer
 from memspy.pipelines.semantic.executor import ReflectionExecutor, ReflectionFuture
 from memspy.pipelines.semantic.manager import AppliedOperation, MemoryManager, create_memory_manager
 from memspy.pipelines.semantic.schemas import (
@@ -34,6 +34,7 @@ __all__ = [
     "Episode",
     "ExistingMemory",
     "ExtractedMemory",
+    "FactJudge",
     "Memory",
     "MemoryAnswerer",
     "MemoryManager",

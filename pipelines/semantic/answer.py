@@ -1,4 +1,5 @@
-"""Answering from memories: a question answered from retrieved memories, and an LM judge of the answer.
+"""Answering from memories: a question answered from retrieved memories, an LM judge of the answer, and an LM
+judge of whether stored memories state a gold fact (the extraction benchmark's ``--judge``).
 
 The two modules wrap the signatures ``AnswerFromMemories`` and ``JudgeAnswer``
 (:mod:`memspy.signatures.qa`); the evaluation harness uses them for LoCoMo-style QA, and an agent can use
@@ -7,14 +8,16 @@ The two modules wrap the signatures ``AnswerFromMemories`` and ``JudgeAnswer``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dspy
 
 from memspy.pipelines.runtime.steps import predictor
+from memspy.signatures.judging import JudgeFactMatch
 from memspy.signatures.qa import NOT_MENTIONED, AnswerFromMemories, JudgeAnswer
 
-__all__ = ["NOT_MENTIONED", "AnswerJudge", "MemoryAnswerer"]
+__all__ = ["NOT_MENTIONED", "AnswerJudge", "FactJudge", "MemoryAnswerer"]
 
 
 class MemoryAnswerer(dspy.Module):
@@ -54,3 +57,28 @@ class AnswerJudge(dspy.Module):
         pred = self.judge(question=question, gold_answer=gold_answer, answer=answer)
         verdict = str(pred.verdict).strip().upper()
         return dspy.Prediction(verdict=verdict, correct=verdict == "CORRECT")
+
+
+class FactJudge(dspy.Module):
+    """An LM judge: which of a fact's candidate memories state it (one LM call per fact with candidates).
+
+    Args:
+        lm: The judge's LM (default: the configured one).
+        k: How many candidates (the most similar memories) the judge sees per fact.
+    """
+
+    def __init__(self, lm: Any = None, *, k: int = 5) -> None:
+        super().__init__()
+        self.judge = predictor(JudgeFactMatch, lm)
+        self.k = k
+
+    def forward(self, fact: str, candidates: Sequence[str]) -> dspy.Prediction:
+        """``Prediction(matching=[indices into candidates])``; no call when there are no candidates."""
+        if not candidates:
+            return dspy.Prediction(matching=[])
+        shown = "\n".join(f"[{n}] {text}" for n, text in enumerate(candidates, start=1))
+        # Like memspy's own modules: JSON output unless the caller configured another adapter.
+        with dspy.context(adapter=dspy.settings.adapter or dspy.JSONAdapter()):
+            numbers = self.judge(fact=fact, memories=shown).matching or []
+        picked = sorted({int(n) - 1 for n in numbers if isinstance(n, int) and 1 <= n <= len(candidates)})
+        return dspy.Prediction(matching=picked)
