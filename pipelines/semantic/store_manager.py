@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from typing import Any
@@ -233,8 +234,17 @@ def create_memory_store_manager(lm: Any = None, **kwargs: Any) -> MemoryStoreMan
     program = kwargs.pop("program", None)
     compiled = kwargs.pop("compiled", True)
     manager = MemoryStoreManager(lm, **kwargs)
-    if program is not None:
+    if program is not None and _saved_by_store_manager(program):
         manager.load(str(program))
-    else:
-        load_program(manager.manager, compiled=compiled)  # the shipped program, where one fits
+    else:  # a memory manager's program (what `memspy optimize extract` saves), or the shipped one
+        load_program(manager.manager, program, compiled=compiled)
     return manager
+
+
+def _saved_by_store_manager(path: Any) -> bool:
+    """Whether a saved program's keys are a store manager's (``manager.extract``) rather than a manager's."""
+    if not str(path).endswith(".json"):
+        return True
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    return any(str(key).startswith("manager.") for key in state)
