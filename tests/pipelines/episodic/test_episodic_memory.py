@@ -252,8 +252,7 @@ def test_deepcopy_keeps_the_store_and_predictor_names_are_stable(store: EdgeStor
 def test_langmem_episode_schema_path_stores_an_episode(store: EdgeStore) -> None:
     manager = create_memory_store_manager(schemas=[Episode], store=store, namespace=("memories", "{user_id}", "ep"))
     content = {"observation": "a date was rejected", "thoughts": "format?", "action": "retried", "result": "worked"}
-    op = {"action": "insert", "id": None, "kind": "Episode", "content": content, "importance": 0.7}
-    with dspy.context(lm=lm({"operations": [op]})):
+    with dspy.context(lm=lm({"facts": [content]})):  # one kind with fields: each fact is an Episode
         events = manager.invoke({"messages": chat("move my flight")}, config={"configurable": {"user_id": "u1"}})
     stored = store.get(("memories", "u1", "ep"), events[0]["key"]).value  # type: ignore[union-attr]
     assert stored["kind"] == "Episode" and stored["content"] == content

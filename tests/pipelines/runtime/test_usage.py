@@ -27,7 +27,7 @@ class _Llama:  # stands in for llama_cpp.Llama: a third-party class
 
 
 def test_tokens_are_counted_and_cache_hits_cost_nothing() -> None:
-    answer = {"operations": [{"action": "insert", "id": None, "kind": "Memory", "content": {"content": "likes tea"}}]}
+    answer = {"facts": ["likes tea"]}
     llama = _Llama(json.dumps(answer))
     engine = LlamaEngine(llama=llama, name="local/usage-test-00000000")
     lm = dspy.LM(engine.name, engine=engine, async_engine=AsyncLlamaEngine(engine), cache=True)

@@ -164,8 +164,7 @@ def test_plain_function_taking_only_messages() -> None:
 
 def test_store_manager_sees_dspy_context_and_configurable(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     store = EdgeStore(tmp_path / "s", embedder=embedder)
-    op = {"action": "insert", "kind": "Memory", "content": {"content": "User likes dogs"}, "importance": 0.6}
-    lm = dspy.utils.DummyLM([{"operations": [op]}], adapter=dspy.JSONAdapter())
+    lm = dspy.utils.DummyLM([{"facts": ["User likes dogs"]}], adapter=dspy.JSONAdapter())
     manager = MemoryStoreManager()
     assert manager.store is None
     with ReflectionExecutor(manager, store=store) as ex:

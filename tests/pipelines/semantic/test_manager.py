@@ -1,4 +1,8 @@
-"""The functional memory manager: insert/update/delete semantics, validation and retries, profiles."""
+"""The functional memory manager: insert/update/delete semantics, validation and retries, profiles.
+
+Tests of the one-call operations (``design="single"``) say so; the others run the default facts design
+(its own rules are tested in test_facts.py).
+"""
 
 from __future__ import annotations
 
@@ -34,12 +38,36 @@ def triple(s: str, p: str, o: str) -> dict[str, Any]:
     return ins("Triple", {"subject": s, "predicate": p, "object": o, "context": None}, 0.7)
 
 
+def fact(s: str, p: str, o: str) -> dict[str, Any]:
+    return {"subject": s, "predicate": p, "object": o, "context": None}
+
+
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
-def test_alice_bob_insert_update_delete() -> None:
+def test_alice_bob_insert_and_delete_with_facts() -> None:
     manager = create_memory_manager(schemas=[Triple], enable_deletes=True)
+    dummy = lm({"facts": [fact("Alice", "manages", "ML_team"), fact("Alice", "mentors", "Bob")]})
+    with dspy.context(lm=dummy):
+        first = manager.invoke({"messages": user("Alice manages the ML team and mentors Bob.")})
+    assert [m.content.predicate for m in first] == ["manages", "mentors"]  # type: ignore[attr-defined]
+    assert len(dummy.history) == 1  # nothing stored: no reconcile call
+    manages = first[0].id
+    # Stored memories are shown as m1, m2 in order; m1 (manages) is deleted, the fact is added.
+    decisions = [{"fact": 1, "action": "delete", "id": "m1"}, {"fact": 1, "action": "add", "id": None}]
+    dummy = lm({"facts": [fact("Bob", "leads", "ML_team")]}, {"decisions": decisions})
+    with dspy.context(lm=dummy):
+        second = manager.invoke({"messages": user("Bob now leads the ML team."), "existing": first})
+    assert "m1: Alice manages ML_team" in dummy.history[1]["messages"][-1]["content"]
+    assert manages not in dummy.history[1]["messages"][-1]["content"]  # real ids stay in code
+    assert isinstance(second[0].content, RemoveDoc) and second[0].content.json_doc_id == manages
+    assert second[1].content == Triple(subject="Bob", predicate="leads", object="ML_team")
+    assert [m.id for m in second[2:]] == [first[1].id]  # unchanged memories follow, LangMem's order
+
+
+def test_alice_bob_insert_update_delete() -> None:
+    manager = create_memory_manager(schemas=[Triple], enable_deletes=True, design="single")
     with dspy.context(
         lm=lm({"operations": [triple("Alice", "manages", "ML_team"), triple("Alice", "mentors", "Bob")]})
     ):
@@ -60,7 +88,7 @@ def test_alice_bob_insert_update_delete() -> None:
 
 
 def test_invented_id_is_rejected_then_retried() -> None:
-    manager = create_memory_manager(enable_deletes=True)
+    manager = create_memory_manager(enable_deletes=True, design="single")
     bad = {"operations": [{"action": "update", "id": "made-up", "kind": "Memory", "content": {"content": "x"}}]}
     good = {"operations": [{"action": "update", "id": "m1", "kind": "Memory", "content": {"content": "likes tea"}}]}
     dummy = lm(bad, good)
@@ -73,7 +101,7 @@ def test_invented_id_is_rejected_then_retried() -> None:
 
 
 def test_persistently_invalid_output_fails_loudly() -> None:
-    manager = create_memory_manager(schemas=[Triple], max_retries=1)
+    manager = create_memory_manager(schemas=[Triple], max_retries=1, design="single")
     missing_field = {"operations": [ins("Triple", {"subject": "Alice", "predicate": "likes"})]}
     with dspy.context(lm=lm(missing_field, missing_field)), pytest.raises(MemoryExtractionError) as info:
         manager(messages=user("Alice likes tea"))
@@ -81,7 +109,7 @@ def test_persistently_invalid_output_fails_loudly() -> None:
 
 
 def test_forbidden_action_is_rejected() -> None:
-    manager = create_memory_manager(enable_deletes=False, max_retries=0)
+    manager = create_memory_manager(enable_deletes=False, max_retries=0, design="single")
     answer = {"operations": [{"action": "delete", "id": "m1", "kind": "Memory", "content": None}]}
     with (
         dspy.context(lm=lm(answer)),
@@ -91,7 +119,7 @@ def test_forbidden_action_is_rejected() -> None:
 
 
 def test_none_action_and_duplicates_change_nothing() -> None:
-    manager = create_memory_manager()
+    manager = create_memory_manager(design="single")
     answer = {"operations": [{"action": "none", "kind": "Memory"}, ins("Memory", {"content": "Likes coffee"})]}
     with dspy.context(lm=lm(answer)):
         out = manager.invoke({"messages": user("hello"), "existing": [("m1", Memory(content="likes coffee"))]})
@@ -99,7 +127,7 @@ def test_none_action_and_duplicates_change_nothing() -> None:
 
 
 def test_profile_stays_one_document_updated_in_place() -> None:
-    manager = create_memory_manager(schemas=[UserProfile], enable_inserts=False)
+    manager = create_memory_manager(schemas=[UserProfile], enable_inserts=False, design="single")
     first_answer = {
         "operations": [
             {"action": "update", "id": "userprofile", "kind": "UserProfile", "content": {"name": "Alice"}},
@@ -121,7 +149,7 @@ def test_profile_stays_one_document_updated_in_place() -> None:
 
 
 def test_max_steps_stops_when_a_pass_changes_nothing() -> None:
-    manager = create_memory_manager(max_steps=3)
+    manager = create_memory_manager(max_steps=3, design="single")
     answers = [{"operations": [ins("Memory", {"content": "has a dog named Fido"})]}, {"operations": []}]
     with dspy.context(lm=lm(*answers)):
         pred = manager(messages=user("My dog is Fido"))
@@ -137,18 +165,21 @@ def test_json_schema_dict_schemas_validate_content() -> None:
         "required": ["topic", "liked"],
     }
     manager = create_memory_manager(schemas=[pref, Memory], max_retries=1)
-    bad = {"operations": [ins("Preference", {"topic": "tea", "liked": "very much"})]}
-    good = {"operations": [ins("Preference", {"topic": "tea", "liked": True})]}
-    with dspy.context(lm=lm(bad, good)):
+    # Several kinds: each fact is {kind, content}; a content that fits no kind is sent back and retried.
+    bad = {"facts": [{"kind": "Preference", "content": {"topic": "tea", "liked": "very much"}}]}
+    good = {"facts": [{"kind": "Preference", "content": {"topic": "tea", "liked": True}}]}
+    dummy = lm(bad, good)
+    with dspy.context(lm=dummy):
         out = manager.invoke({"messages": user("I love tea")})
     assert out[0].content.model_dump() == {"topic": "tea", "liked": True}
+    assert len(dummy.history) == 2 and "rejected" in dummy.history[1]["messages"][-1]["content"]
     with pytest.raises(SchemaError, match="title"):
         create_memory_manager(schemas=[{"properties": {"a": {"type": "string"}}}])
 
 
 def test_async_and_prediction_shapes() -> None:
     manager = create_memory_manager()
-    answer = {"operations": [ins("Memory", {"content": "prefers dark mode"})]}
+    answer = {"facts": ["prefers dark mode"]}
 
     async def run() -> tuple[Any, Any]:
         with dspy.context(lm=lm(answer, answer)):
@@ -164,12 +195,19 @@ def test_async_and_prediction_shapes() -> None:
 
 def test_save_and_load_keeps_demos(tmp_path: Any) -> None:
     manager = create_memory_manager()
-    manager.extract.demos = [dspy.Example(conversation="c", existing_memories="", operations=[]).with_inputs("c")]
+    manager.extract.demos = [dspy.Example(conversation="c", memory_kinds="k", facts=["f"]).with_inputs("conversation")]
+    manager.reconcile.demos = [
+        dspy.Example(new_facts="1. f", existing_memories="m1: g", decisions=[]).with_inputs("new_facts"),
+        dspy.Example(new_facts="1. h", existing_memories="m1: h", decisions=[]).with_inputs("new_facts"),
+    ]
     path = tmp_path / "program.json"
     manager.save(str(path))
     loaded = create_memory_manager(program=path)
-    assert len(loaded.extract.demos) == 1
-    assert [name for name, _ in loaded.named_predictors()] == ["extract"]
+    assert len(loaded.extract.demos) == 1 and loaded.extract.demos[0]["facts"] == ["f"]
+    assert len(loaded.reconcile.demos) == 2
+    assert sorted(name for name, _ in loaded.named_predictors()) == ["extract", "reconcile"]
+    single = create_memory_manager(design="single")
+    assert [name for name, _ in single.named_predictors()] == ["extract"]
 
 
 class Note(BaseModel):
@@ -180,7 +218,8 @@ class Note(BaseModel):
 
 def test_existing_memories_in_many_shapes() -> None:
     manager = create_memory_manager(schemas=[Note, Memory])
-    with dspy.context(lm=lm({"operations": [{"action": "none", "kind": "Memory"}]})):
+    dummy = lm({"facts": []})
+    with dspy.context(lm=dummy):
         out = manager.invoke(
             {
                 "messages": user("ok"),
@@ -198,3 +237,4 @@ def test_existing_memories_in_many_shapes() -> None:
         ("c", "Note"),
         ("3", "Note"),
     ]
+    assert len(dummy.history) == 1  # no fact: nothing to reconcile

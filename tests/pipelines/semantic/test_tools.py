@@ -195,8 +195,7 @@ def test_tool_and_background_manager_write_the_same_record_format(store: EdgeSto
     manage = create_manage_memory_tool(store=store)
     with configurable(user_id="u1"):
         tool_key = _key(manage(content="User prefers dark mode"))
-    op = {"action": "insert", "id": None, "kind": "Memory", "content": {"content": "User has a dog"}, "importance": 0.6}
-    lm = dspy.utils.DummyLM([{"operations": [op]}], adapter=dspy.JSONAdapter())
+    lm = dspy.utils.DummyLM([{"facts": ["User has a dog"]}], adapter=dspy.JSONAdapter())
     manager = MemoryStoreManager(lm, store=store)
     with dspy.context(adapter=dspy.JSONAdapter()):
         msgs = [{"role": "user", "content": "I have a dog"}]
