@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import dspy
@@ -26,6 +27,7 @@ from memspy.pipelines.runtime.messages import message_ids, normalize_messages, r
 from memspy.pipelines.semantic.manager import MemoryManager
 from memspy.pipelines.semantic.programs import load_program
 from memspy.pipelines.semantic.schemas import ExtractedMemory
+from memspy.pipelines.semantic.scopes import Scopes, event_log
 from memspy.stores import BaseStore, Namespace
 
 __all__ = ["MemoryStoreManager", "create_memory_store_manager", "default_store"]
@@ -73,6 +75,7 @@ class MemoryStoreManager(dspy.Module):
         hard_delete: bool = False,
         weights: RankingWeights | None = None,
         neighbour_score: float = 0.45,
+        scopes: Sequence[str] = (),
         **manager_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -86,6 +89,7 @@ class MemoryStoreManager(dspy.Module):
         self.query_limit = query_limit
         self.hard_delete = hard_delete
         self.weights = weights or RankingWeights()
+        self.scopes = Scopes(scopes)  # optional ids (mem0's user_id / agent_id / run_id): see .scopes
 
     def save(self, path: Any, save_program: bool = False, modules_to_serialize: Any = None) -> None:
         """DSPy's ``save``; with ``save_program=True`` the store (open files, locks) is left out of the pickle:
@@ -99,25 +103,30 @@ class MemoryStoreManager(dspy.Module):
     def _store(self) -> BaseStore:
         return resolve_store(self.store, default_store)  # given > the LangGraph run's > the embedded default
 
-    def retrieve_existing(self, ns: Namespace, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def retrieve_existing(
+        self, ns: Namespace, messages: list[dict[str, Any]], scope: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The stored records shown to the LM, by key (the only ids it may update or delete)."""
         kinds = [s.name for s in self.manager.schemas]
         store = self._store()
         if not self.manager.enable_inserts:  # profiles: every document of each kind, not a relevance cut
-            items = store.search(ns, filter={"kind": {"$in": kinds}, **ACTIVE}, limit=max(10, len(kinds) * 2))
+            flt = {"kind": {"$in": kinds}, **ACTIVE, **(scope or {})}
+            items = store.search(ns, filter=flt, limit=max(10, len(kinds) * 2))
             return {i.key: i.value for i in items}
         ranked = search_memories(
             store,
             ns,
             _query_text(messages),
-            filter={"kind": {"$in": kinds}},
+            filter={"kind": {"$in": kinds}, **(scope or {})},
             limit=self.query_limit,
             weights=self.weights,
             track_access=False,
         )
         return {r.key: r.value for r in ranked}
 
-    def neighbours(self, ns: Namespace, texts: list[str]) -> dict[str, dict[str, Any]]:
+    def neighbours(
+        self, ns: Namespace, texts: list[str], scope: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The stored records close to any of ``texts`` (new facts): each fact's few nearest above
         ``neighbour_score``, at most ``2 * query_limit`` in all, by key."""
         kinds = [s.name for s in self.manager.schemas]
@@ -127,7 +136,7 @@ class MemoryStoreManager(dspy.Module):
                 self._store(),
                 ns,
                 text,
-                filter={"kind": {"$in": kinds}},
+                filter={"kind": {"$in": kinds}, **(scope or {})},
                 limit=3,
                 weights=self.weights,
                 track_access=False,
@@ -137,9 +146,13 @@ class MemoryStoreManager(dspy.Module):
         return dict(list(found.items())[: 2 * self.query_limit])
 
     def forward(
-        self, messages: Any, config: dict[str, Any] | None = None, thread_id: str | None = None
+        self,
+        messages: Any,
+        config: dict[str, Any] | None = None,
+        thread_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dspy.Prediction:
-        """Process one batch of messages.
+        """Process one batch of messages (``metadata`` is stored with every memory written).
 
         Returns:
             ``Prediction(events=[{namespace, key, event}], memories=[ExtractedMemory], usage=Usage)``.
@@ -147,16 +160,18 @@ class MemoryStoreManager(dspy.Module):
         msgs = normalize_messages(messages)
         ns = self.namespace.resolve(config)
         thread = thread_id or ((config or {}).get("configurable", {}).get("thread_id"))
+        scoped = self.scopes.require(config, what="writing memories")
+        scope = {f"scope.{k}": v for k, v in scoped.items()}
         olds: dict[str, dict[str, Any]] = {}
         if self.manager.design == "facts" and self.manager.enable_inserts:
 
             def neighbours(texts: list[str]) -> list[tuple[str, str, Any]]:
-                olds.update(self.neighbours(ns, texts))
+                olds.update(self.neighbours(ns, texts, scope))
                 return _existing(olds)
 
             pred = self.manager(messages=msgs, existing=neighbours)
         else:
-            olds = self.retrieve_existing(ns, msgs)
+            olds = self.retrieve_existing(ns, msgs, scope)
             pred = self.manager(messages=msgs, existing=_existing(olds))
         ids = message_ids(msgs)
         provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
@@ -175,16 +190,19 @@ class MemoryStoreManager(dspy.Module):
             support = {**provenance, "message_ids": supporting_messages(render_content(op.content), msgs, ids)}
             if old is None:
                 rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
+                self.scopes.stamp(rec, scoped, metadata)
                 changes.append(RecordChange("put", op.id, rec, "insert"))
             else:
                 rec = updated_record(old, op.content, importance=op.importance, provenance=support)
+                self.scopes.stamp(rec, scoped or old.get("scope", {}), metadata or old.get("metadata"))
                 changes.append(RecordChange("put", op.id, rec, "update"))
         events = apply_changes(self._store(), ns, changes)
         return dspy.Prediction(events=events, memories=list(pred.memories), usage=pred.usage, namespace=ns)
 
     def invoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """LangMem's shape: ``invoke({"messages": [...]}, config={"configurable": {...}})`` -> events."""
-        return list(self(messages=input["messages"], config=config, thread_id=input.get("thread_id")).events)
+        thread, metadata = input.get("thread_id"), input.get("metadata")
+        return list(self(messages=input["messages"], config=config, thread_id=thread, metadata=metadata).events)
 
     async def ainvoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.invoke, input, config)
@@ -200,21 +218,53 @@ class MemoryStoreManager(dspy.Module):
         limit: int = 10,
         filter: dict[str, Any] | None = None,
         weights: RankingWeights | None = None,
+        min_score: float | None = None,
     ) -> list[RankedMemory]:
-        """Ranked recall of valid memories in this manager's namespace (see :mod:`memspy.pipelines.records.recall`)."""
+        """Ranked recall of valid memories in this manager's namespace and scope (see
+        :mod:`memspy.pipelines.records.recall`); ``min_score`` drops those whose relevance is below it."""
         ns = self.namespace.resolve(config)
-        return search_memories(self._store(), ns, query, filter=filter, limit=limit, weights=weights or self.weights)
+        flt = {**(filter or {}), **self.scopes.filter(config)} or None
+        store, w = self._store(), weights or self.weights
+        if min_score is None:
+            return search_memories(store, ns, query, filter=flt, limit=limit, weights=w)
+        return search_memories(store, ns, query, filter=flt, limit=limit, weights=w, min_score=min_score)
 
     def get_memories(self, config: dict[str, Any] | None = None, *, limit: int = 100) -> list[ExtractedMemory]:
         """All valid memories in the namespace as ``ExtractedMemory``, newest first."""
         ns = self.namespace.resolve(config)
         by_name = {s.name: s for s in self.manager.schemas}
         out = []
-        for it in self._store().search(ns, filter=ACTIVE, limit=limit):
+        for it in self._store().search(ns, filter={**ACTIVE, **self.scopes.filter(config)}, limit=limit):
             schema = by_name.get(it.value.get("kind", ""))
             if schema is not None:
                 out.append(ExtractedMemory(it.key, schema.validate(it.value["content"])))
         return out
+
+    def delete_all(self, config: dict[str, Any] | None = None) -> int:
+        """Delete every valid memory in the namespace and scope (mem0's ``delete_all``); return how many.
+
+        Soft deletes unless ``hard_delete``; one batch per namespace and page. With scopes configured, at least
+        one id must be given.
+        """
+        ns = self.namespace.resolve(config)
+        self.scopes.require(config, what="delete_all")
+        flt, store, done = {**ACTIVE, **self.scopes.filter(config)}, self._store(), 0
+        while page := store.search(ns, filter=flt, limit=200):  # deleted ones no longer match: always page 1
+            by_ns: dict[Namespace, list[RecordChange]] = {}
+            for it in page:
+                retired = retired_record(it.value, provenance={"source": "delete_all"})
+                soft = RecordChange("put", it.key, retired, "delete")
+                by_ns.setdefault(it.namespace, []).append(RecordChange("delete", it.key) if self.hard_delete else soft)
+            for item_ns, changes in by_ns.items():
+                apply_changes(store, item_ns, changes)
+            done += len(page)
+        return done
+
+    def memory_history(self, memory_id: str, config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """A memory's event log, oldest first: ``{event: ADD|UPDATE|DELETE, old, new, time, source}`` each
+        (mem0's ``history``; ``self.history`` is DSPy's LM call log); ``[]`` for an unknown id."""
+        item = self._store().get(self.namespace.resolve(config), memory_id)
+        return event_log(item.value) if item is not None else []
 
 
 def create_memory_store_manager(lm: Any = None, **kwargs: Any) -> MemoryStoreManager:
