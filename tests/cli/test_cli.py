@@ -14,41 +14,40 @@ from memspy.cli.main import main
 from memspy.stores import EdgeStore
 
 
-def _ins(kind: str, content: dict[str, Any]) -> dict[str, Any]:
-    return {"operations": [{"action": "insert", "kind": kind, "content": content, "importance": 0.8}]}
+def _facts(*facts: Any) -> dict[str, Any]:
+    return {"facts": list(facts)}
+
+
+def _add(fact: int = 1) -> dict[str, Any]:
+    return {"decisions": [{"fact": fact, "action": "add", "id": None}]}
 
 
 def _scripted() -> DummyLM:
-    # Keys are substrings of each prompt; the first that matches answers. Later conversations come first
-    # because a prompt also shows the memories stored from earlier ones.
-    triple = {"subject": "Alice", "predicate": "manages", "object": "ML team", "context": None}
+    # Keys are substrings of each prompt; the first that matches answers. An extract prompt shows one
+    # conversation; a reconcile prompt shows the numbered new facts and their stored neighbours, so the
+    # reconcile keys (a numbered fact) come first.
     return DummyLM(
         {
-            "bullet points": _ins("Memory", {"content": "Priya wants answers in short bullet points."}),
-            "Lisbon half marathon": _ins("Memory", {"content": "Priya trains for the Lisbon half marathon."}),
-            "beagle puppy": _ins("Memory", {"content": "Priya has a beagle puppy called Biscuit."}),
-            "Alice manages the ML team": _ins("Triple", triple),
-            "Bob now leads": {"operations": [{"action": "none", "kind": "Triple"}]},
-            "Alice left": {"operations": [{"action": "none", "kind": "Triple"}]},
-            "I'm Alice from California": {
-                "operations": [
-                    {"action": "update", "id": "userprofile", "kind": "UserProfile", "content": {"name": "Alice"}}
-                ]
-            },
-            "N1 exam": {
-                "operations": [
-                    {
-                        "action": "update",
-                        "id": "userprofile",
-                        "kind": "UserProfile",
-                        "content": {"language": "Japanese"},
-                    }
-                ]
-            },
-            "allergic to peanuts": _ins("Memory", {"content": "Kai is allergic to peanuts."}),
+            # t3's fact is near both stored memories (cosine >= 0.45): it is reconciled, and added.
+            "1. Priya wants answers in short bullet points.": _add(),
+            # Bob's fact is near "Alice manages ML team" (shown as m1), which it replaces.
+            "1. Bob leads ML team": {"decisions": [{"fact": 1, "action": "update", "id": "m1"}]},
+            "bullet points": _facts("Priya wants answers in short bullet points."),
+            "Lisbon half marathon": _facts("Priya trains for the Lisbon half marathon."),
+            "beagle puppy": _facts("Priya has a beagle puppy called Biscuit."),
+            "Alice manages the ML team": _facts(_triple("Alice", "manages", "ML team")),
+            "Bob now leads": _facts(_triple("Bob", "leads", "ML team")),
+            "Alice left": _facts(),
+            "I'm Alice from California": _facts({"name": "Alice"}),
+            "N1 exam": _facts({"language": "Japanese"}),
+            "allergic to peanuts": _facts("Kai is allergic to peanuts."),
         },
         adapter=dspy.JSONAdapter(),
     )
+
+
+def _triple(s: str, p: str, o: str) -> dict[str, Any]:
+    return {"subject": s, "predicate": p, "object": o, "context": None}
 
 
 def test_demo_runs_every_scripted_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,7 +59,13 @@ def test_demo_runs_every_scripted_part(tmp_path: Path, capsys: pytest.CaptureFix
     assert "search 'What pet does the user have?': Priya has a beagle puppy" in out
     assert "Alice manages ML team" in out
     assert "cancelled by debounce: 1" in out
-    assert usage.calls == 3 + 3 + 2 + 1  # the debounced background thread ran once
+    assert "conversation 2: 'Bob now leads the ML team and the NLP project.' -> update" in out
+    assert "Bob leads ML team" in out
+    # One extract call per conversation (3 semantic, 3 triples, 2 profile, 1 for the debounced background
+    # thread), and a reconcile call only where a new fact had stored neighbours (t3's, Bob's); profiles merge
+    # in code.
+    assert usage.calls == 3 + 3 + 2 + 1 + 2
+    assert usage.as_dict()["by_step"]["reconcile"]["calls"] == 2
     with EdgeStore(tmp_path / "demo") as store:
         profile = store.search(("demo", "users", "alice", "profile"))
         assert [p.value["content"]["language"] for p in profile] == ["Japanese"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 import threading
@@ -74,7 +75,9 @@ def test_add_search_update_delete_round_trip(store: EdgeStore) -> None:
         h.value["text"] for h in store.search(("memories", "alice"), filter={"invalid_at": {"$exists": False}})
     ] == ["Alice works night shifts at the hospital"]
     search = create_search_memory_tool(store=store)
-    assert "night shifts" in search.invoke({"query": "job"}, config={"configurable": {"user_id": "alice"}})
+    config = {"configurable": {"user_id": "alice"}}
+    assert "night shifts" in search.invoke({"query": "What is Alice's job?"}, config=config)
+    assert json.loads(search.invoke({"query": "favourite pizza topping"}, config=config)) == []  # nothing related
 
 
 def test_a_call_without_a_scope_is_a_tool_error_naming_the_fix(store: EdgeStore) -> None:
