@@ -73,6 +73,14 @@ class MemorySearcher(dspy.Module):
         self.weights = weights or RankingWeights()
         self.usage = UsageMeter()
 
+    def save(self, path: Any, save_program: bool = False, modules_to_serialize: Any = None) -> None:
+        """DSPy's ``save``; with ``save_program=True`` the store (open files, locks) is left out of the pickle."""
+        store, self.store = self.store, (None if save_program else self.store)
+        try:
+            super().save(path, save_program=save_program, modules_to_serialize=modules_to_serialize)
+        finally:
+            self.store = store
+
     def forward(self, messages: Any, config: dict[str, Any] | None = None) -> dspy.Prediction:
         """Search for one conversation.
 

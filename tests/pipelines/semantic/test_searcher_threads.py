@@ -101,3 +101,19 @@ def test_thread_extractor_default_and_custom_schema() -> None:
         pred = extractor(messages=CHAT)
     assert pred.thread == Ticket(topic="dinner planning", urgent=False) and pred.usage.calls == 1
     assert "support ticket" in scripted.history[-1]["messages"][0]["content"]
+
+
+def test_whole_programs_save_without_their_store(store: EdgeStore, tmp_path: Path) -> None:
+    from memspy.pipelines import SummarizationNode, create_memory_store_manager
+
+    programs = {
+        "searcher": create_memory_searcher(store=store),
+        "threads": create_thread_extractor(),
+        "store_manager": create_memory_store_manager(store=store),
+        "summarizer": SummarizationNode(max_tokens=100, max_summary_tokens=20).summarizer,
+    }
+    for name, program in programs.items():
+        program.save(tmp_path / name, save_program=True)
+        loaded = dspy.load(str(tmp_path / name), allow_pickle=True)
+        assert type(loaded) is type(program)
+        assert getattr(loaded, "store", None) is None and getattr(program, "store", store) is store
