@@ -23,9 +23,10 @@ from memspy.pipelines.records.format import (
 )
 from memspy.pipelines.records.namespaces import NamespaceTemplate
 from memspy.pipelines.records.recall import RankedMemory, RankingWeights, search_memories
-from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript, supporting_messages
+from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript
 from memspy.pipelines.semantic.manager import MemoryManager
 from memspy.pipelines.semantic.programs import load_program
+from memspy.pipelines.semantic.provenance import supporting_ids
 from memspy.pipelines.semantic.schemas import ExtractedMemory
 from memspy.pipelines.semantic.scopes import Scopes, event_log
 from memspy.stores import BaseStore, Namespace
@@ -176,6 +177,8 @@ class MemoryStoreManager(dspy.Module):
         ids = message_ids(msgs)
         provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
         changes: list[RecordChange] = []
+        written = [render_content(op.content) for op in pred.operations if op.action != "delete"]
+        supports = iter(supporting_ids(getattr(self._store(), "embedder", None), written, msgs, ids))
         for op in pred.operations:
             old = olds.get(op.id)  # None for an insert, or a profile document not stored yet
             if op.action == "delete":
@@ -187,7 +190,7 @@ class MemoryStoreManager(dspy.Module):
                     else RecordChange("put", op.id, retired_record(old, provenance=provenance), "delete")
                 )
                 continue
-            support = {**provenance, "message_ids": supporting_messages(render_content(op.content), msgs, ids)}
+            support = {**provenance, "message_ids": next(supports)}
             if old is None:
                 rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
                 self.scopes.stamp(rec, scoped, metadata)
