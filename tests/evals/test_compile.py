@@ -44,19 +44,25 @@ ROWS = [
 ]  # fmt: skip
 
 
-def op(action: str, text: str | None, mid: str | None = None) -> dict[str, Any]:
-    content = {"content": text} if text else None
-    return {"action": action, "id": mid, "kind": "Memory", "content": content, "importance": 0.6}
+def facts(*texts: str) -> dict[str, Any]:
+    return {"facts": list(texts)}
 
 
-# Keyed by a phrase of each conversation; the "veg" and "trip" answers are wrong.
+def decide(action: str, mid: str | None = None) -> dict[str, Any]:
+    return {"decisions": [{"fact": 1, "action": action, "id": mid}]}
+
+
+# Extract answers are keyed by a phrase of each conversation, reconcile answers by the stored memory they are
+# shown (as m1); the "veg" and "trip" answers are wrong (the trip should delete t1).
 ANSWERS = {
-    "always use dark mode": {"operations": [op("insert", "The user always uses dark mode.")]},
-    "vegetarian": {"operations": [op("insert", "The user likes football.")]},
-    "moved to Lyon": {"operations": [op("update", "The user lives in Lyon.", "m1")]},
-    "Hi there": {"operations": [op("none", None)]},
-    "listen to jazz": {"operations": [op("insert", "The user mostly listens to jazz.")]},
-    "Tokyo trip": {"operations": [op("insert", "The user cancelled a trip.")]},
+    "m1: The user lives in Paris.": decide("update", "m1"),
+    "m1: The user is going to Tokyo.": decide("add"),
+    "always use dark mode": facts("The user always uses dark mode."),
+    "vegetarian": facts("The user likes football."),
+    "moved to Lyon": facts("The user lives in Lyon."),
+    "Hi there": facts(),
+    "listen to jazz": facts("The user mostly listens to jazz."),
+    "Tokyo trip": facts("The user cancelled a trip."),
 }
 
 
@@ -77,8 +83,16 @@ def records(path: Path, split: str) -> list[LabeledRecord]:
 
 def test_examples_carry_the_predictor_fields_as_labels(data: Path) -> None:
     manager = build_pipeline("extract")
-    move = make_examples("extract", records(data, "train"), manager)[2]
+    dark, _veg, move, hi = make_examples("extract", records(data, "train"), manager)
     assert set(move.inputs().keys()) == {"messages", "existing"}
+    assert move.conversation == "user: I moved to Lyon."  # as the extract step is shown it: no assistant line
+    assert "Memory" in move.memory_kinds and move.corrections == ""
+    assert move.facts == ["The user lives in Lyon."] and dark.facts == ["The user always uses dark mode."]
+    assert hi.facts == []
+    trip = make_examples("extract", records(data, "dev"), manager)[1]
+    assert trip.get("facts") is None  # the fact behind a delete is not labeled: scored, never a demo
+    manager = build_pipeline("extract", design="single")
+    move = make_examples("extract", records(data, "train"), manager)[2]
     assert '"id": "m1"' in move.existing_memories and "I moved to Lyon" in move.conversation
     assert move.operations == [
         {
@@ -121,7 +135,11 @@ def test_bootstrap_compiles_saves_and_reloads_with_its_demos(
     loaded = create_memory_manager(program=path, enable_deletes=True)
     assert [d["conversation"] for d in loaded.extract.demos] == [d["conversation"] for d in demos]
     move = next(d for d in loaded.extract.demos if "Lyon" in d["conversation"])
-    assert move["operations"][0]["id"] == "m1" and move["operations"][0]["action"] == "update"
+    assert move["facts"] == ["The user lives in Lyon."]
+    # The move trace also reconciled its fact with the stored memory: a reconcile demo.
+    reconciled = [d for d in loaded.reconcile.demos if d.get("augmented")]
+    assert len(reconciled) == 1 and "m1: The user lives in Paris." in reconciled[0]["existing_memories"]
+    assert [(d["action"], d["id"]) for d in reconciled[0]["decisions"]] == [("update", "m1")]
     lm = dummy()
     with dspy.context(lm=lm):
         pred = loaded(messages=user("I mostly listen to jazz."))

@@ -197,19 +197,25 @@ def test_parallel_qa_counts_each_questions_calls(tmp_path: Path, embedder: MiniL
 
 
 def test_semantic_pipeline_maps_memories_to_source_turns(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
-    def op(text: str) -> dict[str, Any]:
-        return {"operations": [{"action": "insert", "id": None, "kind": "Memory", "content": {"content": text}}]}
-
-    script = [op("Ann adopted a golden retriever puppy named Biscuit."), op("Ben has a cello recital next month.")]
-    script.append(op("Ben played Bach at his recital."))
+    # Extract answers keyed by a phrase of each session; session 10's fact is near session 2's memory (the
+    # recital), so it is reconciled with it (and added), keyed by the numbered new fact.
+    script = {
+        "1. Ben played Bach at his recital.": {"decisions": [{"fact": 1, "action": "add", "id": None}]},
+        "golden retriever puppy": {"facts": ["Ann adopted a golden retriever puppy named Biscuit."]},
+        "ready for my first recital": {"facts": ["Ben has a cello recital next month."]},
+        "I played Bach": {"facts": ["Ben played Bach at his recital."]},
+    }
     lm = DummyLM(script, adapter=dspy.JSONAdapter())
     c = cfg(pipelines=["semantic"], conversations=["tiny-1"], ks=[1, 25])
     with dspy.context(lm=lm):
         summary = run_eval(c, tmp_path / "run", embedder=embedder, progress=False)
     assert "10:00 am on 1 May, 2023" in lm.history[0]["messages"][-1]["content"]  # the session date reached the LM
-    assert "D2:1" not in lm.history[0]["messages"][-1]["content"]  # fed session by session
+    assert "Ben: My cello teacher" not in lm.history[0]["messages"][-1]["content"]  # fed session by session
+    assert "Ben: My cello teacher" in lm.history[1]["messages"][-1]["content"]
     sem = summary["pipelines"]["semantic"]
-    assert sem["ingest"]["calls"] == 3 and sem["ingest"]["memories"] == {"tiny-1": 3}
+    # One extract call per session; one reconcile call, for the only fact with a stored neighbour.
+    assert sem["ingest"]["calls"] == 3 + 1 and sem["ingest"]["memories"] == {"tiny-1": 3}
+    assert "m1: Ben has a cello recital next month." in lm.history[-1]["messages"][-1]["content"]
     assert sem["turns_at_k"]["25"] == 3  # each memory points at the one turn that supports it
     for r in rows(tmp_path / "run"):
         assert {tuple(ids) for ids in r["retrieved"]} == {("D1:1",), ("D10:2",), ("D2:1",)}

@@ -141,9 +141,7 @@ def test_memory_level_score_uses_the_collection_afterwards(matcher: TextMatcher)
 
 
 def test_scores_a_real_memory_manager_prediction(matcher: TextMatcher) -> None:
-    answer = {
-        "operations": [{"action": "insert", "id": None, "kind": "Memory", "content": {"content": "User is vegan"}}]
-    }
+    answer = {"facts": ["User is vegan"]}
     with dspy.context(lm=DummyLM([answer], adapter=dspy.JSONAdapter())):
         pred = create_memory_manager()(messages=[{"role": "user", "content": "I'm vegan"}])
     assert run(ExtractionMetric(matcher), gold([ins("The user is vegan.")]), pred).score == 1.0
