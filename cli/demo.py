@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import dspy
 from tqdm.auto import tqdm
 
+from memspy.cli.demo_checks import Check, check_facts, check_profile, check_top_hits, check_triples, summarize
 from memspy.cli.demo_episodic import run_episodic_demo
+from memspy.evals.extraction_match import FactMatcher
 from memspy.pipelines.errors import LocalModelUnavailableError
-from memspy.pipelines.records import configurable
+from memspy.pipelines.records import ACTIVE, configurable
 from memspy.pipelines.runtime import Usage, configure_lm, measure
 from memspy.pipelines.semantic import (
     ReflectionExecutor,
@@ -29,7 +32,7 @@ from memspy.pipelines.semantic import (
 )
 from memspy.stores import BaseStore, EdgeStore
 
-__all__ = ["PARTS", "load_demo_data", "main", "run_demo"]
+__all__ = ["PARTS", "DemoReport", "load_demo_data", "main", "run_demo"]
 
 
 def load_demo_data() -> dict[str, Any]:
@@ -49,28 +52,35 @@ def _show(store: BaseStore, prefix: tuple[str, ...], title: str) -> None:
         print("    (empty)")
 
 
-def _semantic(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
+def _semantic(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
     manager = create_memory_store_manager(store=store, namespace=("demo", "memories", "{user_id}"))
     config = {"configurable": {"user_id": "priya"}}
     for conv in tqdm(data["semantic"], desc="extracting memories", unit="conversation"):
         pred = manager(messages=conv["messages"], config=config, thread_id=conv["thread_id"])
         usage.merge(pred.usage)
     _show(store, ("demo", "memories", "priya"), "after three conversations")
+    tops: dict[str, list[str]] = {}
     for q in data["semantic_queries"]:
         hits = manager.search(q, config=config, limit=2)
+        tops[q] = [h.value["text"] for h in hits]
         print(f"  search {q!r}: " + " | ".join(f"{h.value['text']} ({h.score:.2f})" for h in hits))
+    expect = data["expect"]
+    matcher = FactMatcher(store.embedder)
+    checks = check_facts(store, ("demo", "memories", "priya"), expect["facts"], expect["names"], matcher)
+    return checks + check_top_hits(tops, expect["top_hits"])
 
 
-def _triples(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
+def _triples(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
     manager = create_memory_store_manager(store=store, namespace=("demo", "triples"), schemas=[Triple])
     for i, messages in enumerate(data["triples"], 1):
         pred = manager(messages=messages, config={})
         usage.merge(pred.usage)
         print(f"  conversation {i}: {messages[0]['content']!r} -> " + ", ".join(e["event"] for e in pred.events))
         _show(store, ("demo", "triples"), f"after conversation {i}")
+    return check_triples(store, ("demo", "triples"), data["expect"]["triples"])
 
 
-def _profile(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
+def _profile(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
     manager = create_memory_store_manager(
         store=store, namespace=("demo", "users", "{user_id}", "profile"), schemas=[UserProfile], enable_inserts=False
     )
@@ -78,9 +88,11 @@ def _profile(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
         pred = manager(messages=messages, config={"configurable": {"user_id": "alice"}})
         usage.merge(pred.usage)
         _show(store, ("demo", "users", "alice", "profile"), f"after conversation {i}")
+    docs = store.search(("demo", "users", "alice", "profile"), filter=ACTIVE, limit=5)
+    return check_profile(docs[0].value.get("content") if docs else None, data["expect"]["profile"])
 
 
-def _tools(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
+def _tools(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
     ns = ("demo", "agent", "{user_id}")
     tools = [create_manage_memory_tool(ns, store=store), create_search_memory_tool(ns, store=store)]
     agent = dspy.ReAct("question -> answer", tools=tools, max_iters=2)
@@ -91,9 +103,12 @@ def _tools(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
         names = [pred.trajectory[k] for k in steps]
         print(f"  {thread}: {question!r} -> tools {names}; answer: {pred.answer!r}")
         _show(store, ("demo", "agent", "sam"), f"after {thread}")
+    words = data["expect"]["tools"]
+    ok = all(w.lower() in str(pred.answer).lower() for w in words)
+    return [Check("tools", f"the agent's answer mentions {words}", ok, str(pred.answer))]
 
 
-def _background(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
+def _background(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
     manager = create_memory_store_manager(store=store, namespace=("demo", "background", "{user_id}"))
     config = {"configurable": {"user_id": "kai", "thread_id": "trip"}}
     with ReflectionExecutor(manager) as executor:
@@ -104,20 +119,34 @@ def _background(store: BaseStore, data: dict[str, Any], usage: Usage) -> None:
         if not h.cancelled() and h.exception() is None:
             usage.merge(h.result().usage)
     _show(store, ("demo", "background", "kai"), "after the debounced run")
+    return []
 
 
-PARTS: dict[str, Callable[[BaseStore, dict[str, Any], Usage], None]] = {
+def _episodic(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
+    usage.merge(run_episodic_demo(store))
+    return []
+
+
+PARTS: dict[str, Callable[[BaseStore, dict[str, Any], Usage], list[Check]]] = {
     "semantic": _semantic,
     "triples": _triples,
     "profile": _profile,
     "tools": _tools,
     "background": _background,
-    "episodic": lambda store, data, usage: usage.merge(run_episodic_demo(store)),
+    "episodic": _episodic,
 }
 
 
-def run_demo(path: str | Path = ".memspy/demo", parts: list[str] | None = None, fresh: bool = True) -> Usage:
-    """Run demo parts on an ``EdgeStore`` at ``path`` with the configured LM; return the LM usage.
+@dataclass
+class DemoReport:
+    """What a demo run spent and what it proved."""
+
+    usage: Usage
+    checks: list[Check] = field(default_factory=list)
+
+
+def run_demo(path: str | Path = ".memspy/demo", parts: list[str] | None = None, fresh: bool = True) -> DemoReport:
+    """Run demo parts on an ``EdgeStore`` at ``path`` with the configured LM; return the usage and the checks.
 
     The LM must be configured first (``configure_lm()``); the CLI does that.
     """
@@ -129,16 +158,21 @@ def run_demo(path: str | Path = ".memspy/demo", parts: list[str] | None = None, 
     if fresh and path.exists():
         shutil.rmtree(path)
     data = load_demo_data()
-    total = Usage()
+    report = DemoReport(Usage())
     with EdgeStore(path) as store:
         for name in chosen:
             print(f"\n== {name} ==")
             start, usage = time.perf_counter(), Usage()
-            PARTS[name](store, data, usage)
+            checks = PARTS[name](store, data, usage)
+            for c in checks:
+                print(c.line())
             print(f"  [{name}: {usage}; {time.perf_counter() - start:.1f}s]")
-            total.merge(usage)
-    print(f"\nmemspy demo: {total}. Store kept at {path}/ (reopen with EdgeStore({str(path)!r})).")
-    return total
+            report.usage.merge(usage)
+            report.checks += checks
+    print(f"\nmemspy demo: {report.usage}. Store kept at {path}/ (reopen with EdgeStore({str(path)!r})).")
+    if report.checks:
+        print(summarize(report.checks))
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:

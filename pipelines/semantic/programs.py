@@ -6,6 +6,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import dspy
+
 from memspy.pipelines.runtime.lm import is_local_lm
 from memspy.pipelines.semantic.schemas import Memory
 
@@ -17,8 +19,10 @@ SHIPPED_PROGRAM = "local_facts.json"
 
 def shipped_program(manager: Any) -> Path | None:
     """The compiled program memspy ships for ``manager``, if one fits it: the facts design with the default
-    ``Memory`` kind on the local LM (compiled on memspy's own labeled data; see the README)."""
-    if manager.design != "facts" or not is_local_lm(manager.default_lm):
+    ``Memory`` kind on the local LM — the manager's own, else the one configured when it is built (compiled on
+    memspy's own labeled data; see the README)."""
+    lm = manager.default_lm if manager.default_lm is not None else dspy.settings.lm
+    if manager.design != "facts" or not is_local_lm(lm):
         return None
     if [s.model for s in manager.schemas] != [Memory] or not manager.enable_inserts:
         return None

@@ -40,8 +40,9 @@ class Triple(BaseModel):
 class UserProfile(BaseModel):
     """The full representation of a user."""
 
-    name: str | None = None
-    language: str | None = None
+    name: str | None = Field(default=None, description="the user's name")
+    location: str | None = Field(default=None, description="where the user lives: city, region or country")
+    language: str | None = Field(default=None, description="the language the user speaks or wants answers in")
     timezone: str | None = None
 
 
