@@ -181,6 +181,11 @@ class MemoryManager(dspy.Module):
             MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
         """
         msgs = normalize_messages(messages)
+        # What is shown is decided on the whole conversation, before chunking: a chunk of only the assistant's
+        # replies (or of tool results) in a conversation where someone else speaks has nothing to extract.
+        people = any(m.get("role") not in ("system", "assistant", "tool") for m in msgs)
+        assistant = self.include_assistant or not people
+        msgs = [m for m in msgs if m.get("role") != "tool" and (assistant or m.get("role") != "assistant")]
         facts: list[Fact] = []
         seen: set[str] = set()
         for chunk in chunk_messages(msgs, self.chunk_chars):

@@ -66,3 +66,29 @@ def test_search_counts_accesses(tmp_path: Path, embedder: MiniLMEmbedder) -> Non
         stored = store.get(ns, "a")
         assert stored is not None and stored.value["access_count"] == 2 and stored.value["last_accessed_at"]
         assert stored.value["text"] == "The user prefers dark mode"  # content untouched
+
+
+def test_relevance_is_an_absolute_cosine_and_min_score_drops_unrelated_memories(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    with EdgeStore(tmp_path / "s", embedder=embedder) as store:
+        ns = ("memories", "u1")
+        store.put_many(
+            [
+                PutOp(ns, "a", new_record("Memory", "The user prefers dark mode"), ["text"]),
+                PutOp(ns, "b", new_record("Memory", "The user has a cat named Tom"), ["text"]),
+            ]
+        )
+        unrelated = "What is the capital of Peru?"
+        assert search_memories(store, ns, unrelated, track_access=False) == []  # default min_score
+        assert len(search_memories(store, ns, unrelated, track_access=False, min_score=0.0)) == 2
+        hits = search_memories(store, ns, "Does the user have a pet?", track_access=False)
+        assert hits[0].key == "b" and 0.0 < hits[0].parts["relevance"] <= 1.0
+        q, doc = embedder.embed_query("Does the user have a pet?"), embedder.embed_documents([hits[0].value["text"]])[0]
+        assert hits[0].parts["relevance"] == pytest.approx(sum(x * y for x, y in zip(q, doc, strict=True)), abs=1e-5)
+        strict = search_memories(store, ns, "Does the user have a pet?", track_access=False, min_score=0.5)
+        assert [r.key for r in strict] == ["b"]
+        assert len(search_memories(store, ns, None, track_access=False)) == 2  # no query: nothing is dropped
+        for bad in (-0.1, 1.5):
+            with pytest.raises(ValueError, match="min_score"):
+                search_memories(store, ns, "pet", min_score=bad)
