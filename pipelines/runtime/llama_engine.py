@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
-import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -45,6 +44,12 @@ from memspy.pipelines.runtime.llama_request import (
     chat_response,
     completion_kwargs,
 )
+from memspy.pipelines.runtime.llama_sampling import install as install_greedy_grammar
+from memspy.pipelines.runtime.llama_settings import (
+    default_batch_threads,
+    default_n_threads,
+    default_reset_every_call,
+)
 from memspy.pipelines.runtime.model_files import local_lm_name
 
 __all__ = [
@@ -55,6 +60,7 @@ __all__ = [
     "AsyncLlamaEngine",
     "LlamaEngine",
     "add_max_items",
+    "default_batch_threads",
     "default_n_threads",
     "default_reset_every_call",
 ]
@@ -62,39 +68,6 @@ __all__ = [
 DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_PREFIX_STATES = 4
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def default_n_threads(n_threads: int | None = None) -> int:
-    """Resolve the llama.cpp thread count: argument, else env ``MEMSPY_LM_THREADS``, else ``min(2, cpus)``.
-
-    Args:
-        n_threads: An explicit thread count.
-
-    Returns:
-        A positive thread count.
-
-    Raises:
-        ValueError: The argument or ``MEMSPY_LM_THREADS`` is not a positive integer.
-    """
-    if n_threads is None:
-        raw = os.environ.get("MEMSPY_LM_THREADS", "").strip()
-        if not raw:
-            return max(1, min(2, os.cpu_count() or 1))
-        try:
-            n_threads = int(raw)
-        except ValueError as exc:
-            raise ValueError(f"MEMSPY_LM_THREADS must be a positive integer, got {raw!r}") from exc
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer, got {n_threads}")
-    return n_threads
-
-
-def default_reset_every_call(reset_every_call: bool | None = None) -> bool:
-    """Resolve whether to clear the KV cache before every call: argument, else env ``MEMSPY_LM_RESET``."""
-    if reset_every_call is not None:
-        return reset_every_call
-    return os.environ.get("MEMSPY_LM_RESET", "").strip().lower() in _TRUE
 
 
 class LlamaEngine:
@@ -112,6 +85,7 @@ class LlamaEngine:
         llama: Any = None,
         name: str | None = None,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         n_ctx: int = DEFAULT_N_CTX,
         max_items: int = DEFAULT_MAX_ITEMS,
         temperature: float = 0.0,
@@ -119,6 +93,7 @@ class LlamaEngine:
         reset_every_call: bool | None = None,
         prefix_states: int | PrefixStates = DEFAULT_PREFIX_STATES,
         grammars: GrammarCache | None = None,
+        greedy_grammar: bool = True,
     ) -> None:
         """Create the engine; the model is loaded on first use.
 
@@ -126,7 +101,8 @@ class LlamaEngine:
             model_path: The GGUF file (needed unless ``llama`` is given).
             llama: A ready ``llama_cpp.Llama`` (or a stand-in with ``reset`` and ``create_chat_completion``).
             name: The LM name; default :func:`local_lm_name` of ``model_path``, or ``local/custom``.
-            n_threads: llama.cpp threads; default :func:`default_n_threads`.
+            n_threads: llama.cpp threads for generation; default :func:`default_n_threads`.
+            n_threads_batch: Threads for prompt evaluation; default :func:`default_batch_threads`.
             n_ctx: Context window in tokens.
             max_items: ``maxItems`` added to uncapped arrays of a response schema.
             temperature: Temperature when the request gives none.
@@ -137,11 +113,15 @@ class LlamaEngine:
                 ready :class:`PrefixStates`.
             grammars: The compiled-grammar cache; default one per engine when llama-cpp-python is installed,
                 else the schema is passed to llama.cpp as ``response_format`` on each call.
+            greedy_grammar: Sample greedy constrained calls with
+                :class:`~memspy.pipelines.runtime.llama_sampling.GreedyGrammarSampler` (same tokens, less time).
         """
         if model_path is None and llama is None:
             raise ValueError("LlamaEngine needs model_path or llama")
         self.model_path = Path(model_path) if model_path is not None else None
         self.n_threads = default_n_threads(n_threads)
+        self.n_threads_batch = default_batch_threads(n_threads_batch if n_threads_batch is not None else n_threads)
+        self.greedy_grammar = greedy_grammar
         self.n_ctx, self.max_items, self.temperature, self.max_tokens = n_ctx, max_items, temperature, max_tokens
         self.reset_every_call = default_reset_every_call(reset_every_call)
         self.prefixes = prefix_states if isinstance(prefix_states, PrefixStates) else PrefixStates(prefix_states)
@@ -151,8 +131,14 @@ class LlamaEngine:
         self.last_stats: CallStats | None = None
         self.on_call: Callable[[CallStats], None] | None = None  # e.g. a benchmark collecting every call
         self._thread = threading.local()  # each thread's last call, for usage meters (see thread_stats)
-        self._explicit_threads, self._explicit_reset = n_threads, reset_every_call
+        self._explicit = {
+            "n_threads": n_threads,
+            "n_threads_batch": n_threads_batch,
+            "reset_every_call": reset_every_call,
+        }
         self._llama = llama
+        if llama is not None and greedy_grammar and hasattr(llama, "_init_sampler"):
+            install_greedy_grammar(llama)
         self._owns_llama = llama is None
         self._lock = threading.RLock()
         if name is None:
@@ -166,13 +152,16 @@ class LlamaEngine:
             if self._llama is None:
                 from llama_cpp import Llama
 
-                self._llama = Llama(
+                llm = Llama(
                     model_path=str(self.model_path),
                     n_ctx=self.n_ctx,
                     n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
+                    n_threads_batch=self.n_threads_batch,
                     verbose=False,
                 )
+                if self.greedy_grammar:
+                    install_greedy_grammar(llm)
+                self._llama = llm
             return self._llama
 
     def to_messages(self, request: Request) -> list[dict[str, str]]:
@@ -265,8 +254,8 @@ class LlamaEngine:
         """JSON state for saving a program with this LM (no secrets)."""
         path = str(self.model_path) if self.model_path is not None else None
         state = {key: getattr(self, key) for key in ("name", "n_ctx", "max_items", "temperature", "max_tokens")}
-        extra = {"n_threads": self._explicit_threads, "reset_every_call": self._explicit_reset}
-        return {"model_path": path, **extra, "prefix_states": self.prefixes.capacity, **state}
+        extra = {"prefix_states": self.prefixes.capacity, "greedy_grammar": self.greedy_grammar}
+        return {"model_path": path, **self._explicit, **extra, **state}
 
     @classmethod
     def load_state(cls, state: dict[str, Any]) -> LlamaEngine:

@@ -247,3 +247,17 @@ def test_usage_meter_shows_reused_tokens_and_seconds(monkeypatch: pytest.MonkeyP
     assert "prompt tokens reused" in str(second) and "0.5s prompt eval" in str(second)
     assert total.reused_prompt_tokens == stats.reused_tokens and total.prompt_eval_s == 0.75
     assert CallStats.from_dict(stats.as_dict()) == stats
+
+
+def test_thread_defaults_follow_the_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMSPY_LM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    engine = LlamaEngine(llama=TokenLlama())
+    assert (engine.n_threads, engine.n_threads_batch) == (1, 2)  # generate on 1 thread, evaluate prompts on 2
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert (LlamaEngine(llama=TokenLlama()).n_threads, LlamaEngine(llama=TokenLlama()).n_threads_batch) == (2, 2)
+    monkeypatch.setenv("MEMSPY_LM_THREADS", "3")
+    assert (LlamaEngine(llama=TokenLlama()).n_threads, LlamaEngine(llama=TokenLlama()).n_threads_batch) == (3, 3)
+    explicit = LlamaEngine(llama=TokenLlama(), n_threads=1, n_threads_batch=4)
+    assert (explicit.n_threads, explicit.n_threads_batch) == (1, 4)
+    assert explicit.dump_state()["n_threads_batch"] == 4 and explicit.dump_state()["greedy_grammar"]
