@@ -53,7 +53,7 @@ def _triple(s: str, p: str, o: str) -> dict[str, Any]:
 def test_demo_runs_every_scripted_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(load_demo_data()) >= {"semantic", "triples", "profile", "tools", "background"}
     with dspy.context(lm=_scripted()):
-        usage = run_demo(tmp_path / "demo", parts=["semantic", "triples", "profile", "background"])
+        usage = run_demo(tmp_path / "demo", parts=["semantic", "triples", "profile", "background"]).usage
     out = capsys.readouterr().out
     assert "Priya has a beagle puppy called Biscuit." in out
     assert "search 'What pet does the user have?': Priya has a beagle puppy" in out

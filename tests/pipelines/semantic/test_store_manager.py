@@ -132,7 +132,7 @@ def test_profile_is_a_single_record_updated_in_place(store: EdgeStore) -> None:
     assert len(dummy.history) == 1  # the stored profile is merged in code: no reconcile call
     items = store.search(("users", "u1", "profile"))
     assert len(items) == 1 and items[0].key == "userprofile"
-    assert items[0].value["content"] == {"name": "Alice", "language": "Japanese", "timezone": None}
+    assert items[0].value["content"] == {"name": "Alice", "location": None, "language": "Japanese", "timezone": None}
     assert len(items[0].value["history"]) == 1
 
 
