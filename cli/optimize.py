@@ -2,11 +2,13 @@
 
     memspy optimize extract --train train.jsonl --dev dev.jsonl --optimizer bootstrap --out compiled.json
 
-Without ``--train`` the bundled labeled set (``memspy.evals/_data/semantic_extraction.jsonl``) is used; without
-``--dev`` the records marked ``"split": "dev"`` in the train file are the dev set (see
-:func:`memspy.evals.labeled.split_records`). The dev set is only scored, before and after compiling (MIPROv2
-and GEPA select candidates on the train set), so the two scores are comparable. Load the result with
-``create_memory_manager(program="compiled.json", enable_deletes=True)``.
+Without ``--train`` the pipeline's bundled labeled set is used (``memspy.evals/_data/``: ``semantic_extraction``
+for ``extract``, ``episodes`` for ``episode``, ``reflections`` for ``reflection``); without ``--dev`` the records
+marked ``"split": "dev"`` in the train file are the dev set (see :func:`memspy.evals.labeled.split_records`).
+The dev set is only scored, before and after compiling (MIPROv2 and GEPA select candidates on the train set), so
+the two scores are comparable. Load the result with ``create_memory_manager(program="compiled.json",
+enable_deletes=True)``, ``EpisodicMemory(store).load("compiled.json")`` (``episode``) or
+``memory.reflector.load("compiled.json")`` (``reflection``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``memspy optimize`` argument parser."""
     p = argparse.ArgumentParser(prog="memspy optimize", description="Compile a memspy pipeline with DSPy.")
     p.add_argument("pipeline", choices=sorted(PIPELINES), help="the pipeline to compile")
-    p.add_argument("--train", type=Path, help="labeled JSONL (default: the bundled semantic extraction set)")
+    p.add_argument("--train", type=Path, help="labeled JSONL (default: the pipeline's bundled set)")
     p.add_argument("--dev", type=Path, help="labeled JSONL to score on (default: the train file's dev split)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="bootstrap")
     p.add_argument("--out", type=Path, default=Path("compiled.json"), help="where to save the compiled program")
@@ -55,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _records(args: argparse.Namespace, task: str) -> tuple[list, list]:
-    train_path = args.train or bundled_dataset()
+def _records(args: argparse.Namespace, task: str, dataset: str) -> tuple[list, list]:
+    train_path = args.train or bundled_dataset(dataset)
     records = load_labeled(train_path, task=task)
     if args.dev is not None:
         train, dev = records, load_labeled(args.dev, task=task)
@@ -79,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``memspy optimize``; return 0 on success, 2 on bad input or a missing LM."""
     args = build_parser().parse_args(argv)
     try:
-        train_records, dev_records = _records(args, PIPELINES[args.pipeline].task)
+        spec = PIPELINES[args.pipeline]
+        train_records, dev_records = _records(args, spec.task, spec.dataset)
         if not train_records or not dev_records:
             raise ValueError(f"need train and dev records, got {len(train_records)} and {len(dev_records)}")
         lm = configure_lm(args.lm) if dspy.settings.lm is None or args.lm else dspy.settings.lm
@@ -115,4 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     demos = sum(len(p.demos) for p in compiled.predictors())
     used = len(getattr(lm, "history", [])) - calls
     print(f"saved {args.out} ({demos} demos) after {used} LM calls in {time.perf_counter() - start:.0f}s")
+    if not demos and args.optimizer == "labeled":
+        print(f"no labeled {spec.task!r} record holds a predictor's inputs and answer; use --optimizer bootstrap")
     return 0

@@ -1,9 +1,10 @@
 """Compile memspy's own pipelines with DSPy optimizers against labeled data.
 
-A pipeline is registered in :data:`PIPELINES` with its labeled-data task, a builder, a metric and a way to turn
-labeled records into ``dspy.Example`` s. ``extract`` (the :class:`~memspy.pipelines.semantic.manager.MemoryManager`) is
-registered; the episodic pipelines can join once they exist (their labeled formats are already defined in
-:mod:`memspy.evals.labeled`).
+A pipeline is registered in :data:`PIPELINES` with its labeled-data task, a builder, a metric, a way to turn
+labeled records into ``dspy.Example`` s and its bundled labeled set: ``extract`` (the
+:class:`~memspy.pipelines.semantic.manager.MemoryManager`), ``episode`` (turn extraction and consolidation of
+:class:`~memspy.pipelines.episodic.EpisodicMemory`) and ``reflection`` (its ``Reflector``); the episodic two are
+in :mod:`memspy.evals.compile_episodic`.
 
 Optimizers: ``labeled`` (``LabeledFewShot``: ``max_demos`` labeled records sampled as demos, no LM call),
 ``bootstrap`` (``BootstrapFewShot``: demos from traces that score ``>= pass_threshold``, topped up
@@ -21,8 +22,9 @@ from typing import Any, Literal
 
 import dspy
 
+from memspy.evals.compile_episodic import build_episode, build_reflection, episode_example, reflection_example
 from memspy.evals.labeled import LabeledRecord
-from memspy.evals.metrics_memory import ExtractionMetric, TextMatcher, float_metric
+from memspy.evals.metrics_memory import EpisodeMetric, ExtractionMetric, ReflectionMetric, TextMatcher, float_metric
 from memspy.pipelines.records import render_content
 from memspy.pipelines.runtime import normalize_messages, render_transcript
 from memspy.pipelines.semantic import MemoryManager, create_memory_manager, parse_existing
@@ -109,6 +111,7 @@ class PipelineSpec:
     build: Callable[..., dspy.Module]
     to_example: Callable[[Any, Any], dspy.Example]
     metric: Callable[..., Any]  # a feedback metric class of memspy.evals.metrics_memory
+    dataset: str = "semantic_extraction"  # the bundled labeled set (memspy/evals/_data/<dataset>.jsonl)
 
 
 def _build_extract(lm: Any = None, **options: Any) -> dspy.Module:
@@ -119,6 +122,8 @@ def _build_extract(lm: Any = None, **options: Any) -> dspy.Module:
 
 PIPELINES: dict[str, PipelineSpec] = {
     "extract": PipelineSpec("extract", _build_extract, _extraction_example, ExtractionMetric),
+    "episode": PipelineSpec("episode", build_episode, episode_example, EpisodeMetric, "episodes"),
+    "reflection": PipelineSpec("reflection", build_reflection, reflection_example, ReflectionMetric, "reflections"),
 }
 
 
@@ -194,6 +199,12 @@ def labeled_demos(program: dspy.Module, trainset: list[dspy.Example], k: int, *,
     return compiled
 
 
+def _labels_fit(program: dspy.Module, examples: list[dspy.Example]) -> bool:
+    """Whether some example carries all output fields of some predictor (a complete labeled demo)."""
+    outputs = [list(p.signature.output_fields) for p in program.predictors()]
+    return any(all(e.get(f) is not None for f in fields) for e in examples for fields in outputs)
+
+
 def compile_program(
     program: dspy.Module,
     trainset: list[dspy.Example],
@@ -212,10 +223,11 @@ def compile_program(
     Args:
         program: The pipeline module.
         trainset: Examples from :func:`make_examples`.
-        optimizer: ``bootstrap``, ``mipro`` or ``gepa``.
+        optimizer: ``labeled``, ``bootstrap``, ``mipro`` or ``gepa``.
         metric: A feedback metric from :func:`make_metric` (it has ``pass_threshold``).
         valset: Examples to select candidates on (MIPROv2, GEPA); default: the trainset.
-        max_demos: Most bootstrapped and most labeled demos per predictor.
+        max_demos: Most bootstrapped and most labeled demos per predictor (no labeled ones when no example
+            carries a predictor's output fields, as for ``episode``).
         trials: MIPROv2's optuna trials; GEPA's budget of full evaluations.
         reflection_lm: GEPA's reflection LM and MIPROv2's prompt model (default: the configured LM).
         threads: Parallel evaluations (keep 1 for the in-process local LM).
@@ -227,6 +239,7 @@ def compile_program(
     if not trainset:
         raise ValueError("trainset is empty")
     threshold = float(getattr(metric, "pass_threshold", 1.0))
+    labeled = max_demos if _labels_fit(program, trainset) else 0  # else they would be demos no prompt can show
     if optimizer == "labeled":
         return labeled_demos(program, trainset, max_demos, seed=seed)
     if optimizer == "bootstrap":
@@ -234,7 +247,7 @@ def compile_program(
             metric=metric,
             metric_threshold=threshold,  # without it a Prediction(score=0.0) counts as a pass
             max_bootstrapped_demos=max_demos,
-            max_labeled_demos=max_demos,
+            max_labeled_demos=labeled,
             max_errors=len(trainset) + 1,
         )
         return bootstrap.compile(program, trainset=trainset)
@@ -246,7 +259,7 @@ def compile_program(
             auto=None,
             num_candidates=max(2, min(trials, 6)),
             max_bootstrapped_demos=max_demos,
-            max_labeled_demos=max_demos,
+            max_labeled_demos=labeled,
             num_threads=threads,
             max_errors=len(trainset) + len(valset) + 1,
             metric_threshold=threshold,

@@ -106,7 +106,7 @@ def test_examples_carry_the_predictor_fields_as_labels(data: Path) -> None:
     hi = make_examples("extract", records(data, "train"), manager)[3]
     assert [o["action"] for o in hi.operations] == ["none"]
     with pytest.raises(ValueError, match="no compilable pipeline"):
-        build_pipeline("episode")
+        build_pipeline("procedural")
 
 
 def test_evaluate_scores_the_dev_set(data: Path, embedder: MiniLMEmbedder) -> None:
