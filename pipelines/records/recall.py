@@ -28,7 +28,7 @@ from memspy.stores import BaseStore, Namespace, SearchItem
 __all__ = ["DEFAULT_MIN_SCORE", "RankedMemory", "RankingWeights", "rank", "relevance", "search_memories"]
 
 # MiniLM cosine, measured: an unrelated memory scores -0.05 to 0.15 against a question, one answering it 0.3-0.85.
-DEFAULT_MIN_SCORE = 0.2
+DEFAULT_MIN_SCORE = 0.15
 _CACHE_SIZE = 4096
 _vectors: OrderedDict[tuple[int, str], Any] = OrderedDict()
 _vectors_lock = threading.Lock()
