@@ -60,12 +60,17 @@ def _ops_text(prediction: Any) -> str:
 
 
 def _records(n: int) -> tuple[list[LabeledRecord], list[LabeledRecord]]:
+    """The train records, and ``n`` dev records: half with existing memories (updates, deletes), half without."""
     train, dev = split_records(load_labeled(bundled_dataset(), task="extract"))
-    return train, dev[:n]
+    with_existing = [r for r in dev if r.fields.get("existing")]
+    without = [r for r in dev if not r.fields.get("existing")]
+    picked = [r for pair in zip(without, with_existing, strict=False) for r in pair]
+    return train, (picked + [r for r in dev if r not in picked])[:n]
 
 
 def extraction_calls(n: int, demos: int = 0) -> list[BenchCall]:
-    """Extraction on the first ``n`` dev records of the bundled labeled set (their existing memories included).
+    """Extraction on ``n`` dev records of the bundled labeled set, alternating records with and without existing
+    memories.
 
     Args:
         n: How many calls.

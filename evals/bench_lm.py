@@ -1,8 +1,9 @@
 """LM runtime benchmark (``memspy bench lm``): the local engine's old path against its new one, in the same run.
 
-The old path clears llama.cpp's KV cache before every call and lets llama-cpp-python convert the response schema
-to a grammar on every call; the new path (the default) keeps the prompt prefix, each recent signature's prefix
-state and one grammar per schema. Both run the same fixed set of real memspy calls (``_bench_lm_calls``), one
+The old path clears llama.cpp's KV cache before every call, lets llama-cpp-python convert the response schema to a
+grammar on every call and sample each constrained token over the whole vocabulary; the new path (the default)
+keeps the prompt prefix and each recent signature's prefix state, one grammar per schema, and checks the greedy
+token against the grammar first. Both run the same fixed set of real memspy calls (``_bench_lm_calls``), one
 after the other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's
 cache off. Per call: prompt tokens sent and evaluated, seconds in prompt evaluation and in generation, tokens per
 second, and whether both paths parsed the same result.
@@ -105,7 +106,8 @@ def run_bench_lm(
         "old": build_lm("local", n_threads=n_threads, reset_every_call=True, prefix_states=0, cache=False),
         "new": build_lm("local", n_threads=n_threads, reset_every_call=False, cache=False),
     }
-    lms["old"].engine.grammars = None  # the old path: llama-cpp-python converts the schema on every call
+    # The old path: llama-cpp-python converts the schema on every call and masks the whole vocabulary per token.
+    lms["old"].engine.grammars, lms["old"].engine.greedy_grammar = None, False
     todo: list[BenchCall] = []
     if "extract" in kinds:
         todo += extraction_calls(calls)
