@@ -17,7 +17,7 @@ from typing import Any
 
 import dspy
 
-from memspy.evals.compile import build_pipeline, make_examples
+from memspy.evals.compile import build_pipeline, labeled_demos, make_examples
 from memspy.evals.labeled import LabeledRecord, bundled_dataset, load_labeled, split_records
 from memspy.evals.locomo import load_locomo
 from memspy.pipelines import Reflector, TurnEpisodeExtractor, create_memory_store_manager
@@ -74,13 +74,14 @@ def extraction_calls(n: int, demos: int = 0) -> list[BenchCall]:
 
     Args:
         n: How many calls.
-        demos: With > 0, the program is compiled first with ``LabeledFewShot(k=demos)`` on the train records,
-            so its demos are in every prompt (kind ``extract_demos``).
+        demos: With > 0, the program is compiled first with ``demos`` labeled demos per predictor from the train
+            records (:func:`~memspy.evals.compile.labeled_demos`, memspy's LabeledFewShot), so its demos are in
+            every prompt (kind ``extract_demos``).
     """
     train, dev = _records(n)
     program = build_pipeline("extract")
     if demos:
-        program = dspy.LabeledFewShot(k=demos).compile(program, trainset=make_examples("extract", train, program))
+        program = labeled_demos(program, make_examples("extract", train, program), demos)
     kind = "extract_demos" if demos else "extract"
     calls = []
     for record in dev:
