@@ -13,11 +13,13 @@ from memspy.pipelines.runtime.lm import (
 from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript, supporting_messages
 from memspy.pipelines.runtime.model_files import assemble_local_model, local_model_path, model_home
 from memspy.pipelines.runtime.steps import accept, predictor, rejected, resolve_lm, run_step
+from memspy.pipelines.runtime.strict_json import StrictJSONAdapter
 from memspy.pipelines.runtime.usage import Usage, UsageMeter, measure
 
 __all__ = [
     "AsyncLlamaEngine",
     "LlamaEngine",
+    "StrictJSONAdapter",
     "Usage",
     "UsageMeter",
     "accept",

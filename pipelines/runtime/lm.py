@@ -27,6 +27,7 @@ from memspy.pipelines.runtime.llama_engine import (
     LlamaEngine,
 )
 from memspy.pipelines.runtime.model_files import local_model_path
+from memspy.pipelines.runtime.strict_json import StrictJSONAdapter
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -130,8 +131,9 @@ def is_local_lm(lm: Any) -> bool:
 def default_adapter(lm: Any) -> dspy.Adapter:
     """Return the adapter memspy uses with ``lm``.
 
-    JSONAdapter for every LM: on the local model it gets grammar-constrained JSON from the signature's
-    schema, and on hosted models it uses structured outputs where the provider has them (JSON mode otherwise).
+    A strict JSONAdapter for every LM: on the local model it gets grammar-constrained JSON from the signature's
+    schema, and on hosted models it uses structured outputs where the provider has them (JSON mode otherwise);
+    an answer cut off at ``max_tokens`` or that only parses after repair is rejected (see ``strict_json``).
 
     Args:
         lm: The LM the adapter will drive.
@@ -139,7 +141,7 @@ def default_adapter(lm: Any) -> dspy.Adapter:
     Returns:
         A fresh adapter.
     """
-    return dspy.JSONAdapter()
+    return StrictJSONAdapter()
 
 
 def configure_lm(model: str | None = None, **kwargs: Any) -> dspy.LM:

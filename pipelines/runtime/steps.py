@@ -14,6 +14,7 @@ import dspy
 
 from memspy.pipelines.errors import StepError
 from memspy.pipelines.runtime.lm import build_lm
+from memspy.pipelines.runtime.strict_json import strict
 from memspy.pipelines.runtime.usage import Usage, measure
 
 __all__ = ["accept", "predictor", "rejected", "resolve_lm", "run_step"]
@@ -90,11 +91,12 @@ def run_step(
         pred = None
         for _parse in range((parse_retries or 0) + 1):
             try:
-                # JSONAdapter unless the user chose one: small models under ChatAdapter fail to parse and retry.
-                with measure(usage, step), dspy.context(adapter=dspy.settings.adapter or dspy.JSONAdapter()):
+                # A strict JSONAdapter unless the user chose another adapter: small models under ChatAdapter fail to
+                # parse, and a truncated answer must be retried, never repaired into a plausible fragment.
+                with measure(usage, step), dspy.context(adapter=strict(dspy.settings.adapter)):
                     pred = predictor(**inputs, **extra)
                 break
-            except (dspy.utils.exceptions.AdapterParseError, ValueError) as e:
+            except (dspy.utils.exceptions.AdapterParseError, ValueError, RecursionError) as e:
                 errors = [f"the answer could not be parsed: {str(e)[:300]}"]
         if pred is None:
             if parse_retries is not None:
