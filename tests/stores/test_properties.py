@@ -203,7 +203,7 @@ class StoreMachine(RuleBasedStateMachine):
             return
         self._check_hits(hits, prefix, query, flt, limit, offset)
 
-    @rule(data=st.data(), query=st.one_of(st.none(), st.text(min_size=1, max_size=8)), flt=good_filters)
+    @rule(data=st.data(), query=st.one_of(st.none(), st.text(max_size=8).map(lambda t: "q " + t)), flt=good_filters)
     def search_good(self, data: st.DataObject, query: str | None, flt: dict[str, Any] | None) -> None:
         spaces = sorted({ns for ns, _ in self.model}) or [("memories",)]
         ns = data.draw(st.sampled_from(spaces))
