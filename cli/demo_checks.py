@@ -61,16 +61,20 @@ def check_top_hits(hits: dict[str, list[str]], expected: dict[str, list[str]]) -
 
 
 def check_triples(store: BaseStore, prefix: tuple[str, ...], expected: dict[str, Any]) -> list[Check]:
-    """Active triples hold each ``kept`` (subject, words of the rest) and nothing whose subject is ``retired``."""
+    """Active triples hold each ``kept`` and none of the ``retired`` patterns: (subject, words of the rest)."""
     active = [i.value["content"] for i in store.search(prefix, filter=ACTIVE, limit=100) if i.value.get("content")]
     rest = [(str(t.get("subject", "")), " ".join(str(t.get(k) or "") for k in ("predicate", "object"))) for t in active]
+
+    def holds(subject: str, words: list[str], s: str, r: str) -> bool:
+        return s.lower() == subject.lower() and all(w.lower() in r.lower() for w in words)
+
     checks = []
     for subject, words in expected.get("kept", []):
-        ok = any(s.lower() == subject.lower() and all(w.lower() in r.lower() for w in words) for s, r in rest)
+        ok = any(holds(subject, words, s, r) for s, r in rest)
         checks.append(Check("triples", f"keeps a triple {subject} ... {' '.join(words)}", ok))
-    for subject in expected.get("retired", []):
-        left = [f"{s} {r}" for s, r in rest if s.lower() == subject.lower()]
-        checks.append(Check("triples", f"retires {subject}'s triples", not left, "; ".join(left)))
+    for subject, words in expected.get("retired", []):
+        left = [f"{s} {r}" for s, r in rest if holds(subject, words, s, r)]
+        checks.append(Check("triples", f"retires {subject} ... {' '.join(words)}", not left, "; ".join(left)))
     return checks
 
 

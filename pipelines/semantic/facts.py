@@ -3,9 +3,10 @@
 Step one (``ExtractFacts``) turns a conversation, in chunks of at most ``chunk_chars`` characters, into facts
 shaped by the configured kinds. Step two (``ReconcileFacts``) runs only when stored memories are shown: it decides
 per fact whether to add it, skip it, or update or delete a stored memory. Code does the rest: ids must have been
-shown, an update's content is the fact itself (the LM never copies text), a memory is changed once, facts no
-decision mentions are added, exact repeats of stored memories are skipped without asking the LM, and a profile
-(a kind that holds one document) is merged field by field without a second call.
+shown, an update's content is the fact itself (the LM never copies text), a memory is changed once and a fact is
+written once (it may still retire several memories), facts no decision mentions are added, exact repeats of stored
+memories are skipped without asking the LM, and a profile (a kind that holds one document) is read as one object
+and merged field by field without a second call.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def resolve_decisions(
     problems: list[str] = []
     decided: set[int] = set()
     touched: set[str] = set()
+    placed: set[int] = set()  # facts already written: a fact lands once, though it may retire several memories
     out: list[Resolved] = []
     for n, item in enumerate(raw or []):
         d = item.model_dump() if isinstance(item, BaseModel) else dict(item)
@@ -169,15 +171,17 @@ def resolve_decisions(
             problems.append(f"decision {n + 1}: id {mid!r} is not one of the stored ids {sorted(by_id)}")
             continue
         decided.add(index)
-        if action == "skip":
+        if action == "skip" or (action in ("add", "update") and index in placed):
             continue
         if action == "update" and "update" in actions and mid not in touched and by_id[mid].kind == fact.kind:
             touched.add(mid)
+            placed.add(index)
             out.append(Resolved("update", mid, fact.kind, fact.content))
         elif action == "delete" and "delete" in actions and mid not in touched and not by_id[mid].placeholder:
             touched.add(mid)
             out.append(Resolved("delete", mid, by_id[mid].kind, None))
         elif action in ("add", "update") and "insert" in actions:
+            placed.add(index)
             out.append(_insert(fact))  # an update of a memory already changed, or of another kind, adds instead
     out += [_insert(f) for i, f in enumerate(facts, 1) if i not in decided and "insert" in actions]
     return _dedupe_inserts(out), problems
@@ -196,13 +200,26 @@ def _dedupe_inserts(changes: list[Resolved]) -> list[Resolved]:
     return out
 
 
+# What a small model writes into a field the conversation says nothing about; never merged over a real value.
+_VAGUE = {"", "unknown", "none", "n/a", "na", "null", "user", "the user", "home", "not specified", "not mentioned"}
+
+
+def _definite(content: BaseModel) -> BaseModel:
+    """``content`` with vague placeholder values ("unknown", "user", ...) set to None."""
+    values = {
+        k: (None if isinstance(v, str) and v.strip().lower().strip(".") in _VAGUE else v)
+        for k, v in content.model_dump().items()
+    }
+    return type(content).model_validate(values)
+
+
 def merge_profile(facts: list[Fact], shown: list[ExistingMemory]) -> list[Resolved]:
-    """Merge each fact's non-empty fields into its kind's one document (stored or placeholder)."""
+    """Merge each fact's definite fields into its kind's one document (stored or placeholder)."""
     docs = {e.kind: e for e in shown}
     merged: dict[str, BaseModel | None] = {k: e.content for k, e in docs.items()}
     for f in facts:
         if f.kind in docs:
-            merged[f.kind] = merge_content(merged[f.kind], f.content)
+            merged[f.kind] = merge_content(merged[f.kind], _definite(f.content))
     return [
         Resolved("update", docs[k].id, k, content)
         for k, content in merged.items()

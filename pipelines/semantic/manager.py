@@ -121,7 +121,12 @@ class MemoryManager(dspy.Module):
                     "Each kind holds exactly one document: update it with every new detail instead of inserting."
                 )
         else:
-            sig = ExtractFacts.with_updated_fields("facts", type_=list[fact_item_type(self.schemas)])  # type: ignore[misc]
+            item = fact_item_type(self.schemas)
+            if not enable_inserts and len(self.schemas) == 1 and item is not str:  # a profile: one object to fill
+                desc = "every field the conversation tells about the user; null where it tells nothing"
+                sig = ExtractFacts.with_updated_fields("facts", type_=item, desc=desc)
+            else:
+                sig = ExtractFacts.with_updated_fields("facts", type_=list[item])  # type: ignore[valid-type]
             recon = ReconcileFacts.with_updated_fields("decisions", type_=list[decision_model(actions)])  # type: ignore[misc]
             self.reconcile = predictor(recon, resolved)
         if instructions:
@@ -197,7 +202,7 @@ class MemoryManager(dspy.Module):
                     self.extract,
                     "extract",
                     usage,
-                    lambda pred: parse_facts(pred.facts, self.schemas),
+                    lambda pred: parse_facts(_as_list(pred.facts), self.schemas),
                     self.max_retries,
                     conversation=dialogue,
                     memory_kinds=self.kinds_text(),
@@ -299,6 +304,10 @@ class MemoryManager(dspy.Module):
 
     async def aforward(self, messages: Any, existing: Any = None, max_steps: int | None = None) -> dspy.Prediction:
         return await asyncio.to_thread(self.forward, messages, existing, max_steps)
+
+
+def _as_list(facts: Any) -> list[Any]:
+    return facts if isinstance(facts, list) else [facts]  # a profile's one object
 
 
 class MemoryPrediction(dspy.Prediction):

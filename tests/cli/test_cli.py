@@ -38,8 +38,8 @@ def _scripted() -> DummyLM:
             "Alice manages the ML team": _facts(_triple("Alice", "manages", "ML team")),
             "Bob now leads": _facts(_triple("Bob", "leads", "ML team")),
             "Alice left": _facts(),
-            "I'm Alice from California": _facts({"name": "Alice"}),
-            "N1 exam": _facts({"language": "Japanese"}),
+            "I'm Alice from California": {"facts": {"name": "Alice", "location": "California"}},
+            "N1 exam": {"facts": {"name": "user", "language": "Japanese"}},  # a profile is one object
             "allergic to peanuts": _facts("Kai is allergic to peanuts."),
         },
         adapter=dspy.JSONAdapter(),

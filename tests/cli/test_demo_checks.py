@@ -48,8 +48,9 @@ def test_triple_checks(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
     with EdgeStore(tmp_path / "t", embedder=embedder) as store:
         _put(store, ns, "b", new_record("Triple", Triple(subject="Bob", predicate="leads", object="ML team")))
         _put(store, ns, "a", new_record("Triple", Triple(subject="Alice", predicate="manages", object="ML team")))
+        _put(store, ns, "c", new_record("Triple", Triple(subject="Alice", predicate="left", object="the company")))
         before = check_triples(store, ns, EXPECT["triples"])
         _put(store, ns, "a", retired_record(store.get(ns, "a").value))  # type: ignore[union-attr]
         after = check_triples(store, ns, EXPECT["triples"])
-    assert [c.ok for c in before] == [True, False]
-    assert [c.ok for c in after] == [True, True]
+    assert [c.ok for c in before] == [True, False, True]  # Alice still manages; she mentors no one
+    assert [c.ok for c in after] == [True, True, True]  # "Alice left the company" is a new fact, not a leftover

@@ -89,8 +89,8 @@ def test_user_profile_basic_usage() -> None:
     )
     lm = ScriptedLM(
         facts=[
-            {"facts": [{"name": "Alice", "language": None, "timezone": "America/Los_Angeles"}]},
-            {"facts": [{"name": None, "language": "Spanish", "timezone": None}]},
+            {"facts": {"name": "Alice", "language": None, "timezone": "America/Los_Angeles"}},
+            {"facts": {"name": None, "language": "Spanish", "timezone": None}},
         ]
     )
     with dspy.context(lm=lm):
@@ -124,8 +124,8 @@ def test_user_profile_with_langgraph_store(lg_store: InMemoryStore) -> None:
 
     lm = ScriptedLM(
         facts=[
-            {"facts": [{"name": "Alice", "language": None, "timezone": "America/Los_Angeles"}]},
-            {"facts": [{"name": None, "language": "Japanese", "timezone": None}]},
+            {"facts": {"name": "Alice", "language": None, "timezone": "America/Los_Angeles"}},
+            {"facts": {"name": None, "language": "Japanese", "timezone": None}},
         ]
     )
     config = {"configurable": {"user_id": "user-123"}}

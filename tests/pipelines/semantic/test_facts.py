@@ -162,17 +162,18 @@ def test_a_fact_no_decision_mentions_is_added() -> None:
 
 def test_a_profile_is_merged_in_code_without_a_reconcile_call() -> None:
     manager = MemoryManager(schemas=[UserProfile], enable_inserts=False)
-    dummy = lm(facts({"name": "Alice"}, {"language": "French"}))
+    dummy = lm({"facts": {"name": "Alice", "language": "French", "location": "unknown"}})  # one object to fill
     with dspy.context(lm=dummy):
         first = manager.invoke({"messages": [msg("user", "I'm Alice; I speak French.")]})
     assert [(m.id, m.content) for m in first] == [("userprofile", UserProfile(name="Alice", language="French"))]
-    dummy = lm(facts({"language": "Japanese"}))
+    dummy = lm({"facts": {"name": "user", "language": "Japanese"}})  # a vague "user" never overwrites a name
     with dspy.context(lm=dummy):
         second = manager(messages=[msg("user", "I speak Japanese now.")], existing=first)
     assert len(dummy.history) == 1
     assert ops(second) == [("update", "userprofile", UserProfile(name="Alice", language="Japanese"))]
-    with dspy.context(lm=lm(facts({"name": "Alice"}))):
+    with dspy.context(lm=lm({"facts": {"name": "Alice"}})):
         assert manager(messages=[msg("user", "I'm Alice.")], existing=second.memories).operations == []
+    assert manager.extract.signature.output_fields["facts"].annotation is UserProfile
 
 
 def test_triple_facts_are_validated_and_retried() -> None:
@@ -222,3 +223,21 @@ def test_invalid_design_and_chunk_size_are_refused() -> None:
         MemoryManager(design="bogus")
     with pytest.raises(ValueError, match="chunk_chars"):
         MemoryManager(chunk_chars=10)
+
+
+def test_one_fact_is_written_once_even_when_the_lm_updates_two_memories_with_it() -> None:
+    from memspy.pipelines.semantic.facts import Fact, resolve_decisions
+    from memspy.pipelines.semantic.validate import ExistingMemory
+
+    fact = Fact("Triple", Triple(subject="Bob", predicate="leads", object="ML team"))
+    shown = [
+        ExistingMemory("m1", "Triple", Triple(subject="Alice", predicate="manages", object="ML team")),
+        ExistingMemory("m2", "Triple", Triple(subject="Alice", predicate="mentors", object="Bob")),
+    ]
+    decisions = [{"fact": 1, "action": "update", "id": "m1"}, {"fact": 1, "action": "update", "id": "m2"}]
+    changes, problems = resolve_decisions(decisions, [fact], shown, ("insert", "update", "delete"))
+    assert problems == []
+    assert [(c.action, c.id) for c in changes] == [("update", "m1")]  # m2 keeps "Alice mentors Bob"
+    retire = [{"fact": 1, "action": "update", "id": "m1"}, {"fact": 1, "action": "delete", "id": "m2"}]
+    changes, _ = resolve_decisions(retire, [fact], shown, ("insert", "update", "delete"))
+    assert [(c.action, c.id) for c in changes] == [("update", "m1"), ("delete", "m2")]  # may still retire others

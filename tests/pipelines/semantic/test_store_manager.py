@@ -124,9 +124,9 @@ def test_profile_is_a_single_record_updated_in_place(store: EdgeStore) -> None:
     manager = create_memory_store_manager(
         store=store, schemas=[UserProfile], enable_inserts=False, namespace=("users", "{user_id}", "profile")
     )
-    with dspy.context(lm=lm({"facts": [{"name": "Alice"}]})):
+    with dspy.context(lm=lm({"facts": {"name": "Alice"}})):
         manager.invoke(user("I'm Alice"), config=U1)
-    dummy = lm({"facts": [{"language": "Japanese"}]})
+    dummy = lm({"facts": {"language": "Japanese"}})
     with dspy.context(lm=dummy):
         manager.invoke(user("I speak Japanese"), config=U1)
     assert len(dummy.history) == 1  # the stored profile is merged in code: no reconcile call
