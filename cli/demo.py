@@ -105,7 +105,12 @@ def _tools(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
         _show(store, ("demo", "agent", "sam"), f"after {thread}")
     words = data["expect"]["tools"]
     ok = all(w.lower() in str(pred.answer).lower() for w in words)
-    return [Check("tools", f"the agent's answer mentions {words}", ok, str(pred.answer))]
+    stored = [str(i.value.get("text", "")) for i in store.search(("demo", "agent", "sam"), filter=ACTIVE, limit=20)]
+    saved = any(all(w.lower() in t.lower() for w in words) for t in stored)
+    return [
+        Check("tools", f"the agent stored a memory that mentions {words}", saved, "; ".join(stored) or "none"),
+        Check("tools", f"the agent's answer mentions {words}", ok, str(pred.answer)),
+    ]
 
 
 def _background(store: BaseStore, data: dict[str, Any], usage: Usage) -> list[Check]:
