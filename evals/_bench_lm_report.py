@@ -144,7 +144,7 @@ def format_lm_report(result: dict[str, Any]) -> str:
     )
     out = [format_table(headers, rows, title=title), ""]
     for key, value in s["targets"].items():
-        mark = "ok" if s["targets_met"][key] else "MISSED"
+        mark = "not run" if value is None else "ok" if s["targets_met"][key] else "MISSED"
         bound = f"<= {TARGETS[key]}" if key == "evaluated_share" else f">= {TARGETS[key]}"
         out.append(f"  {key:<22} {value if value is None else round(value, 3)!s:>8}  (target {bound}) {mark}")
     if "locomo" in s["kinds"]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -98,13 +99,19 @@ def run_bench_lm(
     locomo: str | Path | None = None,
     n_threads: int | None = None,
     kinds: Sequence[str] = KINDS,
+    prefix_dir: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Build both paths on the local model, run the call set on each, and summarize (see module docstring)."""
+    """Build both paths on the local model, run the call set on each, and summarize (see module docstring).
+
+    ``prefix_dir`` is the new path's on-disk prefix folder; default an empty temporary one, so that every
+    signature's first call starts cold, as in a first run.
+    """
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    prefix_dir = prefix_dir if prefix_dir is not None else Path(tempfile.mkdtemp(prefix="memspy-bench-prefixes-"))
     lms = {
         "old": build_lm("local", n_threads=n_threads, reset_every_call=True, prefix_states=0, cache=False),
-        "new": build_lm("local", n_threads=n_threads, reset_every_call=False, cache=False),
+        "new": build_lm("local", n_threads=n_threads, reset_every_call=False, prefix_dir=prefix_dir, cache=False),
     }
     # The old path: llama-cpp-python converts the schema on every call and masks the whole vocabulary per token.
     lms["old"].engine.grammars, lms["old"].engine.greedy_grammar = None, False
@@ -140,6 +147,7 @@ def run_bench_lm(
         "locomo": str(path) if path else None,
         "n_threads": lms["new"].engine.n_threads,
         "dspy_cache": False,
+        "prefix_dir": str(prefix_dir),
         "load_before": load_before,
         "load_after": _load(),
     }
@@ -158,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--chunk", type=int, default=3, help="turns per store-manager call (default 3)")
     p.add_argument("--locomo", help="LoCoMo JSON (default: $MEMSPY_EVAL_DATA or data/locomo/locomo-dev.json)")
     p.add_argument("--threads", type=int, dest="n_threads", help="llama.cpp threads (default: MEMSPY_LM_THREADS)")
+    p.add_argument("--prefix-dir", help="the new path's on-disk prefixes (default: a new empty temporary folder)")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no per-call lines")
     p.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")

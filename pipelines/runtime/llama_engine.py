@@ -3,12 +3,11 @@
 Pass it as ``dspy.LM(engine.name, engine=engine, async_engine=AsyncLlamaEngine(engine))``. The engine takes one
 canonical ``dspy.lm15.Request`` and returns one ``Response``; DSPy keeps caching, retries and history. With
 ``supports_response_schema`` DSPy's JSONAdapter sends the signature's JSON schema, which becomes a llama.cpp
-grammar (every array capped with ``maxItems`` first, so a constrained list cannot repeat until ``max_tokens``),
-compiled once per schema.
+grammar (arrays capped with ``maxItems``), compiled once per schema.
 
-The KV cache is kept across calls: llama.cpp evaluates only the part of a prompt after the prefix it shares
-with the previous call, and :class:`~memspy.pipelines.runtime.llama_prefix.PrefixStates` keeps the prefix of
-each recent signature so that signatures called in turn do not evict each other. ``reset_every_call=True`` (or
+The KV cache is kept across calls: llama.cpp evaluates only what follows the prefix a prompt shares with the
+previous call; :class:`~memspy.pipelines.runtime.llama_prefix.PrefixStates` keeps each recent signature's prefix
+(in memory, and on disk for the next process). ``reset_every_call=True`` (or
 ``MEMSPY_LM_RESET=1``) starts every call from an empty cache instead, for bit-identical greedy output across
 runs. Each call's token and time counters are on ``Response.usage.cache_read_tokens`` (prompt tokens reused)
 and ``Response.provider_data["llama_cpp"]``. ``llama_cpp`` is imported lazily: this module imports without it.
@@ -35,6 +34,7 @@ from memspy.pipelines.runtime.llama_prefix import (
     held_tokens,
     prompt_eval_seconds,
 )
+from memspy.pipelines.runtime.llama_prefix_disk import PrefixDisk, default_prefix_dir
 from memspy.pipelines.runtime.llama_request import (
     DEFAULT_MAX_ITEMS,
     OPTIONAL_PARAMS,
@@ -94,6 +94,7 @@ class LlamaEngine:
         prefix_states: int | PrefixStates = DEFAULT_PREFIX_STATES,
         grammars: GrammarCache | None = None,
         greedy_grammar: bool = True,
+        prefix_dir: str | Path | bool = True,
     ) -> None:
         """Create the engine; the model is loaded on first use.
 
@@ -113,6 +114,8 @@ class LlamaEngine:
                 ready :class:`PrefixStates`.
             grammars: The compiled-grammar cache; default one per engine when llama-cpp-python is installed,
                 else the schema is passed to llama.cpp as ``response_format`` on each call.
+            prefix_dir: Where each signature's shared prompt prefix is kept across processes: True for
+                :func:`default_prefix_dir` when the engine loads the model itself, False for none, or a folder.
             greedy_grammar: Sample greedy constrained calls with
                 :class:`~memspy.pipelines.runtime.llama_sampling.GreedyGrammarSampler` (same tokens, less time).
         """
@@ -124,7 +127,13 @@ class LlamaEngine:
         self.greedy_grammar = greedy_grammar
         self.n_ctx, self.max_items, self.temperature, self.max_tokens = n_ctx, max_items, temperature, max_tokens
         self.reset_every_call = default_reset_every_call(reset_every_call)
-        self.prefixes = prefix_states if isinstance(prefix_states, PrefixStates) else PrefixStates(prefix_states)
+        self.name = name or (local_lm_name(self.model_path) if self.model_path is not None else "local/custom")
+        folder = default_prefix_dir(self.name) if prefix_dir is True and llama is None else prefix_dir
+        disk = PrefixDisk(folder) if isinstance(folder, str | Path) else None
+        self.prefix_dir, self._prefix_arg = (disk.directory if disk is not None else None), prefix_dir
+        if not isinstance(prefix_states, PrefixStates):
+            prefix_states = PrefixStates(prefix_states, disk=disk)
+        self.prefixes = prefix_states
         if grammars is None and importlib.util.find_spec("llama_cpp") is not None:
             grammars = GrammarCache()
         self.grammars = grammars
@@ -141,9 +150,6 @@ class LlamaEngine:
             install_greedy_grammar(llama)
         self._owns_llama = llama is None
         self._lock = threading.RLock()
-        if name is None:
-            name = local_lm_name(self.model_path) if self.model_path is not None else "local/custom"
-        self.name = name
 
     @property
     def llama(self) -> Any:
@@ -215,6 +221,10 @@ class LlamaEngine:
                     raise ContextLengthError(str(exc), provider="llama.cpp") from exc
                 raise
             stats = self._measure(llm, raw, before, fresh, start)
+            if not self.reset_every_call and self.prefixes.disk is not None and hasattr(llm, "tokenize"):
+                last = llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False, special=False)
+                limit = stats.prompt_tokens - len(last) - 8  # never the last message: the caller's conversation
+                self.prefixes.learn(llm, family_key(messages), held_tokens(llm)[: stats.prompt_tokens], limit)
             if restored:
                 stats = dataclasses.replace(stats, restored=True)
             self.last_stats = stats
@@ -254,7 +264,8 @@ class LlamaEngine:
         """JSON state for saving a program with this LM (no secrets)."""
         path = str(self.model_path) if self.model_path is not None else None
         state = {key: getattr(self, key) for key in ("name", "n_ctx", "max_items", "temperature", "max_tokens")}
-        extra = {"prefix_states": self.prefixes.capacity, "greedy_grammar": self.greedy_grammar}
+        extra: dict[str, Any] = {"prefix_states": self.prefixes.capacity, "greedy_grammar": self.greedy_grammar}
+        extra["prefix_dir"] = str(self._prefix_arg) if isinstance(self._prefix_arg, Path) else self._prefix_arg
         return {"model_path": path, **self._explicit, **extra, **state}
 
     @classmethod

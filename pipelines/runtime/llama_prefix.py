@@ -26,6 +26,7 @@ __all__ = [
     "prompt_eval_seconds",
     "restore_state",
     "snapshot_state",
+    "truncate_state",
 ]
 
 
@@ -140,13 +141,26 @@ def restore_state(llm: Any, state: PrefixState) -> None:
     llm._requires_eval = True  # the saved logits are not restored: at least one token is evaluated again
 
 
+def truncate_state(llm: Any, n: int) -> None:
+    """Drop the KV cache after the first ``n`` tokens."""
+    llm._ctx.kv_cache_seq_rm(-1, n, -1)
+    llm.n_tokens = n
+    llm._requires_eval = True
+
+
+_MIN_DISK_PREFIX = 64  # a shorter shared prefix is not worth a file
+
+
 class PrefixStates:
-    """The KV cache of the last few prompt families (system messages), least recently used dropped first.
+    """The KV cache of the last few prompt families (system messages), least recently used dropped first,
+    optionally backed by a :class:`~memspy.pipelines.runtime.llama_prefix_disk.PrefixDisk`.
 
     Args:
         capacity: How many families to keep besides the one loaded (0: none, prefixes are only reused in turn).
         snapshot: Reads a state out of the model (default :func:`snapshot_state`).
         restore: Writes a state into the model (default :func:`restore_state`).
+        disk: Where each family's shared prefix is kept across processes (None: memory only).
+        truncate: Cuts the model's KV cache to its first n tokens (default :func:`truncate_state`).
     """
 
     def __init__(
@@ -154,13 +168,17 @@ class PrefixStates:
         capacity: int = 4,
         snapshot: Callable[[Any], PrefixState] = snapshot_state,
         restore: Callable[[Any, PrefixState], None] = restore_state,
+        disk: Any = None,
+        truncate: Callable[[Any, int], None] = truncate_state,
     ) -> None:
         if capacity < 0:
             raise ValueError(f"prefix_states must be >= 0, got {capacity}")
         self.capacity = capacity
-        self.snapshot, self.restore = snapshot, restore
+        self.snapshot, self.restore, self.truncate, self.disk = snapshot, restore, truncate, disk
         self.loaded: str | None = None  # the family whose tokens the model holds now
         self._saved: OrderedDict[str, PrefixState] = OrderedDict()
+        self._first: dict[str, list[int]] = {}  # the first prompt of each family not yet on disk
+        self._on_disk: set[str] = set()
 
     def switch(self, llm: Any, family: str | None) -> bool:
         """Before a call of ``family``: save the loaded family's state, load ``family``'s if kept.
@@ -177,9 +195,48 @@ class PrefixStates:
         while len(self._saved) > self.capacity:
             self._saved.popitem(last=False)
         self.loaded = family
+        from_disk = state is None and family is not None and self.disk is not None
+        if from_disk:
+            state = self.disk.load(family)
         if state is None:
             return False
-        self.restore(llm, state)
+        try:
+            self.restore(llm, state)
+        except RuntimeError:  # a file from another model build: evaluate the prefix again
+            if from_disk:
+                self.disk.drop(family)
+            return False
+        if from_disk:
+            self._on_disk.add(str(family))
+        return True
+
+    def learn(self, llm: Any, family: str | None, prompt: list[int], limit: int) -> bool:
+        """After a call: once two calls of ``family`` have run, save the prefix they share to disk.
+
+        Args:
+            llm: The model, holding ``prompt`` and the completion.
+            family: The call's family.
+            prompt: The call's prompt tokens.
+            limit: The longest prefix that may be saved (the tokens before the last message).
+
+        Returns:
+            Whether a file was written.
+        """
+        if self.disk is None or family is None or family in self._on_disk or not prompt:
+            return False
+        first = self._first.setdefault(family, prompt)
+        shared = min(common_prefix_length(first, prompt), limit)
+        if first is prompt or shared < _MIN_DISK_PREFIX:
+            return False
+        full = self.snapshot(llm)
+        self.truncate(llm, shared)
+        try:
+            cut = self.snapshot(llm)
+        finally:
+            self.restore(llm, full)
+        self.disk.save(family, cut)
+        self._on_disk.add(family)
+        del self._first[family]
         return True
 
     def forget(self) -> None:

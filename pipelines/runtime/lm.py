@@ -72,6 +72,7 @@ def _build_local_lm(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     reset_every_call: bool | None = None,
     prefix_states: int = DEFAULT_PREFIX_STATES,
+    prefix_dir: str | Path | bool = True,
     **kwargs: Any,
 ) -> dspy.LM:
     path = Path(model_path) if model_path is not None else local_model_path()
@@ -88,6 +89,7 @@ def _build_local_lm(
         max_tokens=max_tokens,
         reset_every_call=reset_every_call,
         prefix_states=prefix_states,
+        prefix_dir=prefix_dir,
     )
     kwargs.setdefault("num_retries", 0)  # a local failure is not transient
     return dspy.LM(
@@ -107,7 +109,7 @@ def build_lm(model: str | None = None, **kwargs: Any) -> dspy.LM:
         model: ``"local"`` (or ``"local/qwen2.5-coder-1.5b-q4_k_m"``) for the offline default model, or a
             DSPy/LiteLLM model string such as ``"openai/gpt-4o-mini"``.
         **kwargs: For the local model: ``model_path``, ``n_threads``, ``n_ctx``, ``max_items``, ``temperature``,
-            ``max_tokens``, ``reset_every_call``, ``prefix_states`` (see :class:`LlamaEngine`) and other
+            ``max_tokens``, ``reset_every_call``, ``prefix_states``, ``prefix_dir`` (see :class:`LlamaEngine`) and other
             ``dspy.LM`` options (``cache``, ``num_retries``). Otherwise passed to
             ``dspy.LM`` (``api_key``, ``api_base``, ``temperature``, ...).
 
