@@ -63,15 +63,25 @@ def _check_value(name: str, value: Any) -> str:
 
 
 class NamespaceTemplate:
-    """A namespace whose parts may hold ``{name}`` placeholders.
+    """A namespace whose parts may hold ``{name}`` placeholders, at most one per part.
 
     Args:
         template: A tuple of parts, or a single string (one part).
+
+    Raises:
+        NamespaceConfigError: a part holds two placeholders, whose values could run together across tenants.
     """
 
     def __init__(self, template: Namespace | str) -> None:
         parts = (template,) if isinstance(template, str) else tuple(template)
         self.template: Namespace = validate_namespace(parts)
+        for part in self.template:
+            if len(_VAR.findall(part)) > 1:
+                raise NamespaceConfigError(
+                    f"namespace part {part!r} holds {len(_VAR.findall(part))} variables: two tenants could fill it "
+                    "alike ('a-b' + 'c' and 'a' + 'b-c'); give each variable its own part, e.g. "
+                    "('memories', '{org}', '{user}')"
+                )
         self.variables = [v for p in self.template for v in _VAR.findall(p)]
 
     def resolve(self, config: Mapping[str, Any] | None = None) -> Namespace:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from memspy.pipelines.records.format import ACTIVE, now_iso
+from memspy.pipelines.records.format import ACTIVE
+from memspy.pipelines.records.writes import bump_access
 from memspy.stores import BaseStore, Namespace, SearchItem
 
 __all__ = ["DEFAULT_MIN_SCORE", "RankedMemory", "RankingWeights", "rank", "relevance", "search_memories"]
@@ -169,14 +170,6 @@ def search_memories(
         kept = [(i, r) for i, r in zip(items, rel, strict=True) if r >= min_score]
         items, rel = [i for i, _ in kept], [r for _, r in kept]
     ranked = rank(items, weights, relevances=rel)[offset : offset + limit]
-    if track_access and ranked:
-        ts = now_iso()
-        by_ns: dict[Namespace, dict[str, dict[str, Any]]] = {}
-        for r in ranked:
-            by_ns.setdefault(r.item.namespace, {})[r.key] = {
-                "last_accessed_at": ts,
-                "access_count": int(r.value.get("access_count", 0)) + 1,
-            }
-        for ns, patches in by_ns.items():
-            store.patch(ns, patches)
+    if track_access and ranked:  # counted from the stored count, not the one read: concurrent searches add up
+        bump_access(store, [(r.item.namespace, r.key) for r in ranked])
     return ranked

@@ -16,14 +16,14 @@ from memspy.pipelines.records.format import (
     ACTIVE,
     RecordChange,
     apply_changes,
-    new_record,
     render_content,
     retired_record,
-    updated_record,
 )
 from memspy.pipelines.records.namespaces import NamespaceTemplate
 from memspy.pipelines.records.recall import RankedMemory, RankingWeights, search_memories
+from memspy.pipelines.records.writes import rewrite
 from memspy.pipelines.runtime.messages import message_ids, normalize_messages, render_transcript
+from memspy.pipelines.semantic.changes import ChangePlan
 from memspy.pipelines.semantic.manager import MemoryManager
 from memspy.pipelines.semantic.programs import load_program
 from memspy.pipelines.semantic.provenance import supporting_ids
@@ -176,30 +176,21 @@ class MemoryStoreManager(dspy.Module):
             pred = self.manager(messages=msgs, existing=_existing(olds))
         ids = message_ids(msgs)
         provenance = {"source": "extraction", "thread_id": thread, "message_ids": ids}
-        changes: list[RecordChange] = []
         written = [render_content(op.content) for op in pred.operations if op.action != "delete"]
         supports = iter(supporting_ids(getattr(self._store(), "embedder", None), written, msgs, ids))
-        for op in pred.operations:
-            old = olds.get(op.id)  # None for an insert, or a profile document not stored yet
-            if op.action == "delete":
-                if old is None:
-                    continue
-                changes.append(
-                    RecordChange("delete", op.id)
-                    if self.hard_delete
-                    else RecordChange("put", op.id, retired_record(old, provenance=provenance), "delete")
-                )
-                continue
-            support = {**provenance, "message_ids": next(supports)}
-            if old is None:
-                rec = new_record(op.kind, op.content, importance=op.importance, provenance=support)
-                self.scopes.stamp(rec, scoped, metadata)
-                changes.append(RecordChange("put", op.id, rec, "insert"))
-            else:
-                rec = updated_record(old, op.content, importance=op.importance, provenance=support)
-                self.scopes.stamp(rec, scoped or old.get("scope", {}), metadata or old.get("metadata"))
-                changes.append(RecordChange("put", op.id, rec, "update"))
-        events = apply_changes(self._store(), ns, changes)
+        plan = ChangePlan(
+            [
+                (op, None if op.action == "delete" else {**provenance, "message_ids": next(supports)})
+                for op in pred.operations
+            ],
+            set(olds),
+            provenance,
+            self.scopes,
+            scoped,
+            metadata,
+            self.hard_delete,
+        )
+        events = rewrite(self._store(), ns, plan.rereads(), plan.build)
         return dspy.Prediction(events=events, memories=list(pred.memories), usage=pred.usage, namespace=ns)
 
     def invoke(self, input: dict[str, Any], config: dict[str, Any] | None = None) -> list[dict[str, Any]]:

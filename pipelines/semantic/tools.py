@@ -25,7 +25,6 @@ from memspy.pipelines.records.format import (
     ACTIVE,
     RecordChange,
     apply_changes,
-    is_active,
     new_record,
     render_content,
     retired_record,
@@ -33,10 +32,11 @@ from memspy.pipelines.records.format import (
 )
 from memspy.pipelines.records.namespaces import NamespaceTemplate, configurable, get_config
 from memspy.pipelines.records.recall import RankingWeights, search_memories
+from memspy.pipelines.records.writes import rewrite
 from memspy.pipelines.semantic.schemas import Memory, MemorySchema, normalize_schemas
 from memspy.pipelines.semantic.store_manager import default_store
 from memspy.pipelines.semantic.tool_schema import LangChainFace, expose
-from memspy.stores import BaseStore, InvalidFilterError, Namespace
+from memspy.stores import BaseStore, Namespace, StoreError
 
 __all__ = ["MemoryTool", "create_manage_memory_tool", "create_search_memory_tool"]
 
@@ -128,19 +128,27 @@ class _ManageMemory(_Backend):  # create, update or delete one memory record
             return f"created memory {key}"
         if not isinstance(id, str) or not id.strip() or any(ord(c) < 32 for c in id):
             raise MemoryToolError(f"{action} needs the id of an existing memory (the key from search or create)")
-        item = self.store.get(ns, id)
-        if item is None or not is_active(item):
-            raise MemoryToolError(f"no memory with id {id!r}; nothing was changed. Search first and copy an id exactly")
-        if action == "update":
-            if (kind := item.value.get("kind")) != self.schema.name:
-                raise MemoryToolError(f"memory {id} is a {kind}; {self.name} only updates {self.schema.name} memories")
-            record = updated_record(item.value, self._content(content), importance=imp, provenance=provenance)
-            change = RecordChange("put", id, record, "update")
-        elif self.hard_delete:
-            change = RecordChange("delete", id)
-        else:
-            change = RecordChange("put", id, retired_record(item.value, provenance=provenance), "delete")
-        apply_changes(self.store, ns, [change])
+
+        def build(current: dict[str, dict[str, Any] | None]) -> list[RecordChange]:
+            # Built on the record as stored now, under the namespace's write lock: a background manager's write
+            # in between is kept (in history), and this change is not overwritten by one that read before it.
+            value = current[id]
+            if value is None or "invalid_at" in value:
+                raise MemoryToolError(
+                    f"no memory with id {id!r}; nothing was changed. Search first and copy an id exactly"
+                )
+            if action == "update":
+                if (kind := value.get("kind")) != self.schema.name:
+                    raise MemoryToolError(
+                        f"memory {id} is a {kind}; {self.name} only updates {self.schema.name} memories"
+                    )
+                record = updated_record(value, self._content(content), importance=imp, provenance=provenance)
+                return [RecordChange("put", id, record, "update")]
+            if self.hard_delete:
+                return [RecordChange("delete", id)]
+            return [RecordChange("put", id, retired_record(value, provenance=provenance), "delete")]
+
+        rewrite(self.store, ns, [id], build)
         return f"{'updated' if action == 'update' else 'deleted'} memory {id}"
 
 
@@ -153,12 +161,12 @@ class _SearchMemory(_Backend):  # ranked recall over the tool's namespace
         if not isinstance(query, str) or not isinstance(filter, dict | None):
             raise MemoryToolError(f"query must be a string and filter an object or null, got {query!r}, {filter!r}")
         n, skip = _int_arg(limit, "limit", 1, 100), _int_arg(offset, "offset", 0, 10_000)
+        ns, text = self.template.resolve(), query.strip() or None  # a missing namespace value raises
         try:
-            ns, text = self.template.resolve(), query.strip() or None
             ranked = search_memories(
                 self.store, ns, text, filter=filter or None, limit=n, offset=skip, weights=self.weights
             )
-        except InvalidFilterError as e:
+        except StoreError as e:  # what the LM wrote (filter, query) cannot be searched: it reads why and retries
             raise MemoryToolError(str(e)) from None
         v = [(r.key, r.value, round(r.score, 4)) for r in ranked]
         rows = [{"key": k, "kind": x.get("kind"), "content": x.get("content"), "score": sc} for k, x, sc in v]

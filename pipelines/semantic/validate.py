@@ -95,7 +95,8 @@ def validate_operations(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Return (valid operations as dicts, errors). Any error means the whole answer is retried.
 
-    Rules: the action must be permitted; update and delete must name an id that was shown; content
+    Rules: the action must be permitted; update and delete must name an id that was shown, at most one
+    operation per id (an update and a delete of one id contradict each other); content
     must validate against its kind; importance is clamped to [0, 1]; duplicate inserts and inserts
     repeating an existing memory are dropped.
     """
@@ -104,6 +105,7 @@ def validate_operations(
     errors: list[str] = []
     ops: list[dict[str, Any]] = []
     seen_text = {render_content(e.content).strip().lower() for e in working if e.content is not None}
+    changed: dict[str, int] = {}  # memory id -> the operation that updates or deletes it
     for n, raw in enumerate(raw_ops or []):
         op = raw.model_dump() if isinstance(raw, BaseModel) else dict(raw)
         action, kind = op.get("action"), op.get("kind")
@@ -120,6 +122,13 @@ def validate_operations(
             if mid not in shown:
                 errors.append(f"{where}: id {mid!r} is not one of the existing memory ids {sorted(shown)}")
                 continue
+            if mid in changed:  # e.g. update then delete: which one is meant? the LM must say
+                errors.append(
+                    f"{where}: memory {mid!r} is already changed by operation {changed[mid]}; "
+                    "give at most one operation per memory id"
+                )
+                continue
+            changed[mid] = n
             kind = shown[mid].kind
         if action == "delete":
             if shown[mid].placeholder:
