@@ -34,6 +34,7 @@ from memspy.evals.extraction_cases import ExtractionCase, split_cases
 from memspy.evals.extraction_match import FactJudge, FactMatcher
 from memspy.evals.extraction_pipelines import PipelineFactory, read_memories, resolve_pipeline, seed_existing
 from memspy.evals.extraction_score import score_case, summarize, summary_markdown
+from memspy.evals.harness import RunDir
 from memspy.pipelines import Usage
 from memspy.stores import EdgeStore, Embedder, MiniLMEmbedder
 
@@ -97,17 +98,6 @@ def _run_case(
     return row, memories
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a half-written last line (a killed run) is cut off the file."""
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        raw = raw[: raw.rfind(b"\n") + 1]
-        path.write_bytes(raw)
-    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-
-
 def evaluate_extraction(
     pipelines: Mapping[str, PipelineFactory] | PipelineFactory,
     cases: Sequence[ExtractionCase],
@@ -156,7 +146,7 @@ def evaluate_extraction(
         settings = {"threshold": matcher.threshold, "normalize": matcher.normalize, "pipelines": list(named)}
         settings["judge"] = judge is not None
         config.write_text(json.dumps({**settings, "cases": [c.id for c in cases]}, indent=2))
-        rows = _read_rows(sessions) if resume else []
+        rows = RunDir.read(sessions) if resume else []
     done = {(r["pipeline"], r["case"]) for r in rows}
     tmp = str(workdir) if workdir is not None else None
     for case in cases:
