@@ -261,3 +261,21 @@ def test_thread_defaults_follow_the_measurement(monkeypatch: pytest.MonkeyPatch)
     explicit = LlamaEngine(llama=TokenLlama(), n_threads=1, n_threads_batch=4)
     assert (explicit.n_threads, explicit.n_threads_batch) == (1, 4)
     assert explicit.dump_state()["n_threads_batch"] == 4 and explicit.dump_state()["greedy_grammar"]
+
+
+def test_async_calls_report_their_counters_to_the_calling_thread() -> None:
+    import asyncio
+
+    engine = LlamaEngine(llama=TokenLlama(json.dumps({"facts": ["likes tea"]})), name="local/async-00000000")
+    lm = dspy.LM(engine.name, engine=engine, async_engine=llama_engine.AsyncLlamaEngine(engine), cache=False)
+    usage = Usage()
+
+    async def run() -> None:
+        with dspy.context(lm=lm, adapter=dspy.JSONAdapter()), measure(usage, "remember"):
+            for text in ("user: I like tea", "user: I like green tea"):
+                await dspy.Predict(Remember).acall(conversation=text)
+
+    asyncio.run(run())
+    assert engine.last_stats is not None and usage.calls == 2
+    assert usage.reused_prompt_tokens == engine.last_stats.reused_tokens > 0
+    assert engine.thread_stats()[1] == engine.last_stats  # recorded in this (the event loop's) thread too
