@@ -17,13 +17,13 @@ memories state it (:class:`~memspy.pipelines.semantic.FactJudge`, signature ``Ju
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 
+from memspy.evals.vectors import UnitVectors
 from memspy.pipelines.semantic import FactJudge
-from memspy.stores import Embedder, MiniLMEmbedder
+from memspy.stores import Embedder
 
 __all__ = ["PLACEHOLDER", "FactJudge", "FactMatcher", "mentioned_people", "normalize_person"]
 
@@ -108,22 +108,16 @@ class FactMatcher:
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-        self.embedder = embedder
+        self._vectors = UnitVectors(embedder)
         self.threshold, self.normalize, self.speaker_check = threshold, normalize, speaker_check
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
 
-    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-            if missing:
-                if self.embedder is None:
-                    self.embedder = MiniLMEmbedder()
-                for t, v in zip(missing, self.embedder.embed_documents(missing), strict=True):
-                    arr = np.asarray(v, dtype=np.float32)
-                    self._cache[t] = arr / (float(np.linalg.norm(arr)) or 1.0)
-            dim = next(iter(self._cache.values())).shape[0] if self._cache else 1
-            return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, dim), dtype=np.float32)
+    @property
+    def embedder(self) -> Embedder | None:
+        return self._vectors.embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder | None) -> None:
+        self._vectors.embedder = embedder
 
     def prepare(self, texts: Sequence[str], names: Sequence[str] = ()) -> list[str]:
         """The texts as they are compared (normalized when ``normalize`` is on)."""
@@ -132,7 +126,7 @@ class FactMatcher:
     def similarity(self, a: Sequence[str], b: Sequence[str], names: Sequence[str] = ()) -> np.ndarray:
         """``len(a) x len(b)`` cosines of the (normalized) texts; 1.0 where they are equal."""
         pa, pb = self.prepare(a, names), self.prepare(b, names)
-        sims = self._vectors(pa) @ self._vectors(pb).T if pa and pb else np.zeros((len(pa), len(pb)))
+        sims = self._vectors.matrix(pa) @ self._vectors.matrix(pb).T if pa and pb else np.zeros((len(pa), len(pb)))
         for i, x in enumerate(pa):
             for j, y in enumerate(pb):
                 if x.lower() == y.lower():

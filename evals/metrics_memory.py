@@ -20,7 +20,6 @@ that with a ``trace`` and no ``pred_name`` (bootstrapping) it returns ``score >=
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -29,9 +28,10 @@ import dspy
 import numpy as np
 from pydantic import BaseModel
 
+from memspy.evals.vectors import UnitVectors
 from memspy.pipelines.records import render_content
 from memspy.pipelines.semantic import RemoveDoc
-from memspy.stores import Embedder, MiniLMEmbedder
+from memspy.stores import Embedder
 
 __all__ = ["EpisodeMetric", "ExtractionMetric", "ReflectionMetric", "TextMatcher", "f1_score", "float_metric"]
 
@@ -76,21 +76,16 @@ class TextMatcher:
     """Decides whether a produced text says what an expected one says (see the module docstring)."""
 
     def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.75, key_terms: float = 0.5) -> None:
-        self.embedder = embedder
+        self._vectors = UnitVectors(embedder)
         self.threshold, self.key_terms = threshold, key_terms
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
 
-    def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-            if missing:
-                if self.embedder is None:
-                    self.embedder = MiniLMEmbedder()
-                for t, v in zip(missing, self.embedder.embed_documents(missing), strict=True):
-                    arr = np.asarray(v, dtype=np.float32)
-                    self._cache[t] = arr / (float(np.linalg.norm(arr)) or 1.0)
-            return [self._cache[t] for t in texts]
+    @property
+    def embedder(self) -> Embedder | None:
+        return self._vectors.embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder | None) -> None:
+        self._vectors.embedder = embedder
 
     def similarity(self, produced: str, expected: str) -> float:
         """1.0 for equal normalized texts, else the cosine similarity of their embeddings."""
