@@ -21,9 +21,9 @@ from memspy.stores._async import AsyncTwins
 from memspy.stores._filters import CompiledFilter, Condition, compile_filter
 from memspy.stores._limits import MAX_LIMIT, MAX_NAMESPACE_PARTS, MAX_OFFSET, check_count, check_query
 from memspy.stores._points import batch_bytes, delete_keys, item_from, prepare_puts
+from memspy.stores._shortcuts import BatchShortcuts
 from memspy.stores._types import (
     NS_SEP,
-    DeleteOp,
     Item,
     Namespace,
     PutOp,
@@ -42,7 +42,7 @@ from memspy.stores.protocol import Change, PointData, Store
 __all__ = ["BaseStore", "PointData", "Store"]  # PointData and Store re-exported from .protocol
 
 
-class BaseStore(AsyncTwins, ABC):
+class BaseStore(AsyncTwins, BatchShortcuts, ABC):
     """Validation, embedding, batching, rollback and async twins; engines supply the primitives."""
 
     def __init__(
@@ -192,24 +192,6 @@ class BaseStore(AsyncTwins, ABC):
         except BaseException as e:
             self._pending_undo = undo
             exc.add_note(f"memspy: rolling the batch back failed too ({e}); the store retries before its next call")
-
-    def put(
-        self, namespace: Namespace, key: str, value: dict[str, Any], *, index: bool | list[str] | None = None
-    ) -> None:
-        """Insert or replace one item; it is on disk when this returns."""
-        self.batch([PutOp(tuple(namespace) if isinstance(namespace, list) else namespace, key, value, index)])
-
-    def put_many(self, ops: Iterable[PutOp]) -> None:
-        """Insert or replace many items in one all-or-nothing batch."""
-        self.batch(puts=ops)
-
-    def delete(self, namespace: Namespace, key: str) -> None:
-        """Delete one item (a missing item is not an error)."""
-        self.batch(deletes=[(namespace, key)])
-
-    def delete_many(self, keys: Iterable[tuple[Namespace, str] | DeleteOp]) -> None:
-        """Delete many items in one all-or-nothing batch."""
-        self.batch(deletes=keys)  # type: ignore[arg-type]
 
     def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]], *, durable: bool = False) -> int:
         """Merge fields into the values of existing items without re-embedding them; return how many changed.

@@ -37,6 +37,7 @@ from langgraph.store.base import Item as LangGraphItem
 from langgraph.store.base import PutOp as LangGraphPutOp
 
 from memspy.stores._filters import compile_filter
+from memspy.stores._shortcuts import BatchShortcuts
 from memspy.stores._types import (
     DeleteOp,
     Item,
@@ -75,7 +76,7 @@ def _item(it: Any, *, score: bool = False) -> Item:
     return Item(ns, it.key, dict(it.value), created, updated)
 
 
-class LangGraphBackedStore:
+class LangGraphBackedStore(BatchShortcuts):
     """memspy's ``Store`` contract over a LangGraph ``BaseStore`` (see the module docstring).
 
     Args:
@@ -117,24 +118,6 @@ class LangGraphBackedStore:
             ops[(lg.namespace, lg.key)] = lg
         if ops:
             self.langgraph_store.batch(list(ops.values()))
-
-    def put(
-        self, namespace: Namespace, key: str, value: dict[str, Any], *, index: bool | list[str] | None = None
-    ) -> None:
-        """Insert or replace one item."""
-        self.batch([PutOp(tuple(namespace) if isinstance(namespace, list) else namespace, key, value, index)])
-
-    def put_many(self, ops: Iterable[PutOp]) -> None:
-        """Insert or replace many items in one batch."""
-        self.batch(puts=ops)
-
-    def delete(self, namespace: Namespace, key: str) -> None:
-        """Delete one item (a missing item is not an error)."""
-        self.batch(deletes=[(namespace, key)])
-
-    def delete_many(self, keys: Iterable[tuple[Namespace, str] | DeleteOp]) -> None:
-        """Delete many items in one batch."""
-        self.batch(deletes=keys)
 
     def patch(self, namespace: Namespace, patches: dict[str, dict[str, Any]], *, durable: bool = False) -> int:
         """Merge fields into existing items' values; return how many changed (missing keys are skipped)."""
