@@ -8,7 +8,7 @@ from typing import Any
 
 from memspy.pipelines.errors import MessageError
 
-__all__ = ["message_ids", "normalize_messages", "render_transcript", "supporting_messages"]
+__all__ = ["content_words", "message_ids", "normalize_messages", "render_transcript", "supporting_messages"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("the and for that this with are was were has have had you your she her his him they them our".split())
@@ -132,7 +132,8 @@ def message_ids(messages: Any) -> list[str]:
     return [str(m.get("id") or i) for i, m in enumerate(normalize_messages(messages))]
 
 
-def _words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The lowercased words of ``text`` that carry content (longer than two letters, not a stop word)."""
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
 
 
@@ -143,12 +144,12 @@ def supporting_messages(text: str, messages: list[dict[str, Any]], ids: list[str
     Provenance then points at the turns that support a memory rather than at its whole batch, so
     evidence recall can be measured per memory.
     """
-    target = _words(text)
+    target = content_words(text)
     if not target:
         return list(ids)
     scored = []
     for mid, m in zip(ids, messages, strict=True):
-        overlap = len(target & _words(_content_text(m.get("content")))) / len(target)
+        overlap = len(target & content_words(_content_text(m.get("content")))) / len(target)
         if overlap >= 0.3:
             scored.append((overlap, mid))
     scored.sort(key=lambda t: -t[0])

@@ -7,10 +7,17 @@ shown, an update's content is the fact itself (the LM never copies text), a memo
 written once (it may still retire several memories), facts no decision mentions are added, exact repeats of stored
 memories are skipped without asking the LM, and a profile (a kind that holds one document) is read as one object
 and merged field by field without a second call.
+
+Two rules keep a wrong label from losing information. A "skip" says the fact is already stored: when the memory it
+cites (or, with no id, every shown memory) holds fewer than half of the fact's content words, the fact is added
+instead. A fact that "updates" a second memory after the first has made that memory a copy of the same fact: the
+second is retired (when deletes are allowed) rather than left to say what the fact replaced. A free-text fact that
+opens with a bare pronoun ("They look great!") names no one and is dropped: a memory must stand alone.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,7 +26,7 @@ from pydantic import BaseModel, Field, create_model
 
 from memspy.pipelines.errors import SchemaError
 from memspy.pipelines.records.format import render_content
-from memspy.pipelines.runtime.messages import render_transcript
+from memspy.pipelines.runtime.messages import content_words, render_transcript
 from memspy.pipelines.semantic.schemas import MemorySchema
 from memspy.pipelines.semantic.validate import ExistingMemory, merge_content
 from memspy.signatures.facts import FactDecision
@@ -34,6 +41,7 @@ __all__ = [
     "parse_facts",
     "render_dialogue",
     "resolve_decisions",
+    "restates",
     "skip_stored",
 ]
 
@@ -69,6 +77,16 @@ def fact_item_type(schemas: list[MemorySchema]) -> Any:
     return create_model("Fact", **fields)
 
 
+# A sentence that opens with one of these names no one: it cannot be read without the conversation.
+_UNNAMED = re.compile(r"^\s*(?:they|it|this|that|these|those|we|you|he|she|there|gonna)\b", re.IGNORECASE)
+
+
+def restates(fact: str, memory: str) -> bool:
+    """Whether ``memory`` holds at least half of ``fact``'s content words (so a "skip" can be believed)."""
+    words = content_words(fact)
+    return not words or len(words & content_words(memory)) >= len(words) / 2
+
+
 def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[list[Fact], list[str]]:
     """Validate the LM's facts; empty ones and repeats are dropped, invalid ones reported as problems."""
     facts: list[Fact] = []
@@ -81,7 +99,7 @@ def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[lis
             body = item.model_dump() if isinstance(item, BaseModel) else dict(item or {})
             schema = next((s for s in schemas if s.name == body.get("kind")), schemas[0])
             content = body.get("content")
-        if isinstance(content, str) and not content.strip():
+        if isinstance(content, str) and (not content.strip() or _UNNAMED.match(content)):
             continue
         try:
             valid = schema.validate(content.strip() if isinstance(content, str) else content)
@@ -170,7 +188,14 @@ def resolve_decisions(
         if action in ("update", "delete") and mid not in by_id:
             problems.append(f"decision {n + 1}: id {mid!r} is not one of the stored ids {sorted(by_id)}")
             continue
+        if action == "skip" and not _believable_skip(fact, by_id.get(mid), shown):
+            continue  # not decided: the fact is added below
         decided.add(index)
+        if action == "update" and index in placed and mid not in touched and by_id[mid].kind == fact.kind:
+            if "delete" in actions and not by_id[mid].placeholder:  # now a copy of a memory the fact rewrote
+                touched.add(mid)
+                out.append(Resolved("delete", mid, by_id[mid].kind, None))
+            continue
         if action == "skip" or (action in ("add", "update") and index in placed):
             continue
         if action == "update" and "update" in actions and mid not in touched and by_id[mid].kind == fact.kind:
@@ -185,6 +210,11 @@ def resolve_decisions(
             out.append(_insert(fact))  # an update of a memory already changed, or of another kind, adds instead
     out += [_insert(f) for i, f in enumerate(facts, 1) if i not in decided and "insert" in actions]
     return _dedupe_inserts(out), problems
+
+
+def _believable_skip(fact: Fact, cited: ExistingMemory | None, shown: list[ExistingMemory]) -> bool:
+    candidates = [cited] if cited is not None else shown
+    return any(c.content is not None and restates(fact.text, render_content(c.content)) for c in candidates)
 
 
 def _dedupe_inserts(changes: list[Resolved]) -> list[Resolved]:

@@ -364,4 +364,3 @@ def create_memory_manager(lm: Any = None, **kwargs: Any) -> MemoryManager:
     manager = MemoryManager(lm, **kwargs)
     load_program(manager, program, compiled=compiled)
     return manager
-

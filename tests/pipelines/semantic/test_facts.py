@@ -225,7 +225,7 @@ def test_invalid_design_and_chunk_size_are_refused() -> None:
         MemoryManager(chunk_chars=10)
 
 
-def test_one_fact_is_written_once_even_when_the_lm_updates_two_memories_with_it() -> None:
+def test_one_fact_is_written_once_and_a_second_memory_it_updates_is_retired() -> None:
     from memspy.pipelines.semantic.facts import Fact, resolve_decisions
     from memspy.pipelines.semantic.validate import ExistingMemory
 
@@ -237,7 +237,35 @@ def test_one_fact_is_written_once_even_when_the_lm_updates_two_memories_with_it(
     decisions = [{"fact": 1, "action": "update", "id": "m1"}, {"fact": 1, "action": "update", "id": "m2"}]
     changes, problems = resolve_decisions(decisions, [fact], shown, ("insert", "update", "delete"))
     assert problems == []
-    assert [(c.action, c.id) for c in changes] == [("update", "m1")]  # m2 keeps "Alice mentors Bob"
+    # m1 now says the fact; m2 would say it too, so it is retired (one write per fact, no copy left behind)
+    assert [(c.action, c.id) for c in changes] == [("update", "m1"), ("delete", "m2")]
+    changes, _ = resolve_decisions(decisions, [fact], shown, ("insert", "update"))
+    assert [(c.action, c.id) for c in changes] == [("update", "m1")]  # without deletes m2 is left as it was
     retire = [{"fact": 1, "action": "update", "id": "m1"}, {"fact": 1, "action": "delete", "id": "m2"}]
     changes, _ = resolve_decisions(retire, [fact], shown, ("insert", "update", "delete"))
     assert [(c.action, c.id) for c in changes] == [("update", "m1"), ("delete", "m2")]  # may still retire others
+
+
+def test_a_skip_is_believed_only_when_the_cited_memory_restates_the_fact() -> None:
+    from memspy.pipelines.semantic.facts import Fact, resolve_decisions
+    from memspy.pipelines.semantic.validate import ExistingMemory
+
+    left = Fact("Triple", Triple(subject="Alice", predicate="left", object="the company"))
+    shown = [ExistingMemory("m1", "Triple", Triple(subject="Alice", predicate="mentors", object="Bob"))]
+    skip = [{"fact": 1, "action": "skip", "id": "m1"}]
+    changes, _ = resolve_decisions(skip, [left], shown, ("insert", "update", "delete"))
+    assert [(c.action, c.content) for c in changes] == [("insert", left.content)]  # "Alice mentors Bob" != it
+    again = Fact("Triple", Triple(subject="Alice", predicate="mentors", object="Bob"))
+    assert resolve_decisions(skip, [again], shown, ("insert", "update"))[0] == []
+    # With no id, the skip stands when any shown memory restates the fact.
+    tea = Fact("Memory", Memory(content="The user likes tea."))
+    shown = [ExistingMemory("m1", "Memory", Memory(content="User enjoys tea")), *shown]
+    assert resolve_decisions([{"fact": 1, "action": "skip", "id": None}], [tea], shown, ("insert",))[0] == []
+
+
+def test_a_fact_that_opens_with_a_bare_pronoun_is_dropped() -> None:
+    manager = MemoryManager()
+    dummy = lm(facts("They look great!", "It's gonna be awesome.", "Jon started a dance studio."))
+    with dspy.context(lm=dummy):
+        pred = manager(messages=[msg("user", "My studio opened! They look great!", name="Jon")])
+    assert [c.content for _, _, c in ops(pred)] == ["Jon started a dance studio."]
