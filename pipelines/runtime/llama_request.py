@@ -21,12 +21,14 @@ from dspy.lm15 import UnsupportedFeatureError as LMUnsupportedFeature
 __all__ = [
     "DEFAULT_MAX_ITEMS",
     "OPTIONAL_PARAMS",
+    "SPACE_RULE",
     "GrammarCache",
     "add_max_items",
     "chat_messages",
     "chat_response",
     "completion_kwargs",
     "llama_grammar_from_schema",
+    "schema_gbnf",
 ]
 
 DEFAULT_MAX_ITEMS = 12
@@ -75,17 +77,33 @@ def add_max_items(schema: dict[str, Any], max_items: int = DEFAULT_MAX_ITEMS) ->
     return capped
 
 
+# llama-cpp-python's converter lets JSON hold at most one space between tokens; llama.cpp's own allows a newline
+# and indentation, which is how DSPy writes the JSON of few-shot demos. Measured on the local model: with two
+# labeled demos in the prompt, the one-space grammar pushed every answer to `{ "facts": [] }` (the model wanted a
+# newline after `[`, and `]` was the likeliest token left); with newlines allowed it listed the facts.
+SPACE_RULE = 'space ::= | " " | "\\n" [ \\t]{0,20}'
+
+
+def schema_gbnf(schema_json: str) -> str:
+    """The GBNF grammar of a JSON schema, with newlines and indentation allowed where a space is."""
+    from llama_cpp import llama_grammar
+
+    gbnf = llama_grammar.json_schema_to_gbnf(schema_json)
+    return "\n".join(SPACE_RULE if line.startswith("space ::=") else line for line in gbnf.splitlines())
+
+
 def llama_grammar_from_schema(schema_json: str) -> Any:
-    """Compile a JSON schema (as JSON text) into a ``llama_cpp.LlamaGrammar``, as llama-cpp-python itself does.
+    """Compile a JSON schema (as JSON text) into a ``llama_cpp.LlamaGrammar`` (see :func:`schema_gbnf`).
 
     A schema the converter cannot handle falls back to plain JSON, like ``create_chat_completion`` does.
     """
     from llama_cpp import llama_grammar
 
     try:
-        return llama_grammar.LlamaGrammar.from_json_schema(schema_json, verbose=False)
+        gbnf = schema_gbnf(schema_json)
     except Exception:  # llama-cpp-python's own fallback for schemas it cannot convert
         return llama_grammar.LlamaGrammar.from_string(llama_grammar.JSON_GBNF, verbose=False)
+    return llama_grammar.LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 class GrammarCache:

@@ -279,3 +279,18 @@ def test_async_calls_report_their_counters_to_the_calling_thread() -> None:
     assert engine.last_stats is not None and usage.calls == 2
     assert usage.reused_prompt_tokens == engine.last_stats.reused_tokens > 0
     assert engine.thread_stats()[1] == engine.last_stats  # recorded in this (the event loop's) thread too
+
+
+def test_schema_grammars_allow_a_newline_and_indentation_where_a_space_goes() -> None:
+    pytest.importorskip("llama_cpp")
+    from llama_cpp import llama_grammar
+
+    from memspy.pipelines.runtime.llama_request import SPACE_RULE, llama_grammar_from_schema, schema_gbnf
+
+    schema = json.dumps({"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}}}})
+    stock = llama_grammar.json_schema_to_gbnf(schema)
+    assert 'space ::= " "?' in stock  # llama-cpp-python's own: one space at most, so no pretty-printed JSON
+    rules = schema_gbnf(schema).splitlines()
+    assert SPACE_RULE in rules and not any(r.startswith("space ::=") and r != SPACE_RULE for r in rules)
+    assert [r for r in rules if not r.startswith("space ::=")] == [r for r in stock.splitlines() if r[:9] != "space ::="]
+    assert isinstance(llama_grammar_from_schema(schema), llama_grammar.LlamaGrammar)  # llama.cpp parses it
