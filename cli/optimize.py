@@ -33,7 +33,7 @@ from memspy.evals.compile import (
 from memspy.evals.labeled import LabeledDataError, bundled_dataset, load_labeled, split_records
 from memspy.evals.metrics_memory import TextMatcher
 from memspy.pipelines.errors import LocalModelUnavailableError
-from memspy.pipelines.runtime import build_lm, configure_lm
+from memspy.pipelines.runtime import Usage, build_lm, configure_lm, measure
 
 __all__ = ["build_parser", "main"]
 
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.75, help="MiniLM cosine for a semantic match")
     p.add_argument("--threads", type=int, default=1, help="parallel evaluations (1 for the local LM)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="disable DSPy's cache (a re-run then calls the LM again)")
     return p
 
 
@@ -90,34 +91,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LabeledDataError, ValueError, FileNotFoundError, LocalModelUnavailableError) as e:
         print(f"memspy optimize: {e}", file=sys.stderr)
         return 2
+    if args.no_cache:
+        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
     program = build_pipeline(args.pipeline)
     train = make_examples(args.pipeline, train_records, program)
     dev = make_examples(args.pipeline, dev_records, program)
     metric = make_metric(args.pipeline, TextMatcher(threshold=args.threshold))
     print(f"memspy optimize {args.pipeline} with {args.optimizer} on {getattr(lm, 'model', lm)}: "
           f"{len(train)} train, {len(dev)} dev examples")  # fmt: skip
-    calls = len(getattr(lm, "history", []))
+    usage = Usage()
     start = time.perf_counter()
-    before = evaluate_program(program, dev, metric, threads=args.threads)
-    print(f"dev score before: {before:.3f}", flush=True)
-    compiled = compile_program(
-        program,
-        train,
-        optimizer=args.optimizer,
-        metric=metric,
-        max_demos=args.max_demos,
-        trials=args.trials,
-        reflection_lm=reflection_lm,
-        threads=args.threads,
-        seed=args.seed,
-    )
-    after = evaluate_program(compiled, dev, metric, threads=args.threads)
+    with measure(usage, args.pipeline):
+        before = evaluate_program(program, dev, metric, threads=args.threads)
+        print(f"dev score before: {before:.3f}", flush=True)
+        compiled = compile_program(
+            program,
+            train,
+            optimizer=args.optimizer,
+            metric=metric,
+            max_demos=args.max_demos,
+            trials=args.trials,
+            reflection_lm=reflection_lm,
+            threads=args.threads,
+            seed=args.seed,
+        )
+        after = evaluate_program(compiled, dev, metric, threads=args.threads)
     print(f"dev score after:  {after:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     compiled.save(str(args.out))
     demos = sum(len(p.demos) for p in compiled.predictors())
-    used = len(getattr(lm, "history", [])) - calls
-    print(f"saved {args.out} ({demos} demos) after {used} LM calls in {time.perf_counter() - start:.0f}s")
+    print(f"saved {args.out} ({demos} demos) in {time.perf_counter() - start:.0f}s: {usage}")
+    if usage.cached_calls:
+        print("answers served from DSPy's cache are not new measurements: --no-cache calls the LM again")
     if not demos and args.optimizer == "labeled":
         print(f"no labeled {spec.task!r} record holds a predictor's inputs and answer; use --optimizer bootstrap")
     return 0

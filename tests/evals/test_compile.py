@@ -158,6 +158,21 @@ def test_optimize_cli_reports_scores_and_saves(data: Path, tmp_path: Path, capsy
     assert len(create_memory_manager(program=out, enable_deletes=True).extract.demos) == 3
 
 
+def test_optimize_cli_can_turn_dspys_cache_off_and_reports_its_lm_calls(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, bool]] = []
+    monkeypatch.setattr(dspy, "configure_cache", lambda **kw: seen.append(kw))  # global: keep other tests' cache
+    out = tmp_path / "compiled.json"
+    with dspy.context(lm=dummy()):
+        code = optimize_main(
+            ["extract", "--train", str(data), "--optimizer", "labeled", "--no-cache", "--out", str(out)]
+        )
+    text = capsys.readouterr().out
+    assert code == 0 and seen == [{"enable_disk_cache": False, "enable_memory_cache": False}]
+    assert "LM calls" in text.split("saved", 1)[1] and "served from DSPy's cache" not in text
+
+
 def test_optimize_cli_rejects_invalid_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({**ROWS[0], "expected": [{"action": "upsert"}]}) + "\n")
