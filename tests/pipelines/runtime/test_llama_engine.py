@@ -292,5 +292,7 @@ def test_schema_grammars_allow_a_newline_and_indentation_where_a_space_goes() ->
     assert 'space ::= " "?' in stock  # llama-cpp-python's own: one space at most, so no pretty-printed JSON
     rules = schema_gbnf(schema).splitlines()
     assert SPACE_RULE in rules and not any(r.startswith("space ::=") and r != SPACE_RULE for r in rules)
-    assert [r for r in rules if not r.startswith("space ::=")] == [r for r in stock.splitlines() if r[:9] != "space ::="]
+    assert [r for r in rules if not r.startswith("space ::=")] == [
+        r for r in stock.splitlines() if r[:9] != "space ::="
+    ]
     assert isinstance(llama_grammar_from_schema(schema), llama_grammar.LlamaGrammar)  # llama.cpp parses it

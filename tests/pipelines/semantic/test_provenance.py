@@ -30,3 +30,20 @@ def test_without_an_embedder_word_overlap_decides() -> None:
     assert got == [["D1:4"]]
     # nothing in common with any message: every id, as the word-overlap rule says
     assert supporting_ids(None, ["Quantum chromodynamics"], MESSAGES, IDS) == [IDS]
+
+
+def test_a_memory_naming_one_speaker_cites_that_speakers_own_messages(embedder: MiniLMEmbedder) -> None:
+    messages = [
+        {"role": "user", "name": "Caroline", "content": "I went to an LGBTQ support group yesterday.", "id": "a"},
+        {"role": "user", "name": "Melanie", "content": "Wow Caroline, a support group! How was it?", "id": "b"},
+        {"role": "user", "name": "Melanie", "content": "I painted a lake sunrise last year.", "id": "c"},
+        {"role": "user", "name": "Caroline", "content": "Melanie, your painting is lovely.", "id": "d"},
+    ]
+    ids = [m["id"] for m in messages]
+    got = supporting_ids(embedder, ["Caroline went to a support group.", "Melanie painted a sunrise."], messages, ids)
+    assert "a" in got[0] and set(got[0]) <= {"a", "d"}  # never Melanie's echo "b"
+    assert "c" in got[1] and not {"a", "d"} & set(got[1])
+    # naming both speakers (or none) looks at every message
+    both = supporting_ids(embedder, ["Caroline likes Melanie's sunrise painting."], messages, ids)[0]
+    assert "c" in both or "d" in both
+    assert supporting_ids(None, ["Caroline went to a support group."], messages, ids) == [["a"]]
