@@ -1,7 +1,8 @@
 """LM runtime benchmark (``memspy bench lm``): the local engine's old path against its new one, in the same run.
 
-The old path clears llama.cpp's KV cache before every call, lets llama-cpp-python convert the response schema to a
-grammar on every call and sample each constrained token over the whole vocabulary; the new path (the default)
+The old path clears llama.cpp's KV cache before every call, converts the response schema to a grammar on every
+call (:class:`ConvertEveryCall`; the same grammar as the new path's) and samples each constrained token over the
+whole vocabulary; the new path (the default)
 keeps the prompt prefix and each recent signature's prefix state, one grammar per schema, and checks the greedy
 token against the grammar first. Both run the same fixed set of real memspy calls (``_bench_lm_calls``), one
 after the other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's
@@ -37,6 +38,7 @@ from memspy.evals._bench_lm_report import KINDS, PATHS, TARGETS, CallRecord, for
 from memspy.evals._timing import machine_facts
 from memspy.evals.extraction_cases import default_locomo_path
 from memspy.pipelines.runtime import build_lm
+from memspy.pipelines.runtime.llama_request import llama_grammar_from_schema
 from memspy.stores.errors import MemspyError
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "PATHS",
     "TARGETS",
     "CallRecord",
+    "ConvertEveryCall",
     "format_lm_report",
     "main",
     "run_bench_lm",
@@ -84,6 +87,13 @@ def run_pairs(calls: Sequence[BenchCall], lms: dict[str, Any], progress: bool = 
     return records
 
 
+class ConvertEveryCall:
+    """The old path's grammars: the schema converted again on every call (the same grammar as the new path's)."""
+
+    def get(self, schema: dict[str, Any]) -> Any:
+        return llama_grammar_from_schema(json.dumps(schema))
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
@@ -113,8 +123,9 @@ def run_bench_lm(
         "old": build_lm("local", n_threads=n_threads, reset_every_call=True, prefix_states=0, cache=False),
         "new": build_lm("local", n_threads=n_threads, reset_every_call=False, prefix_dir=prefix_dir, cache=False),
     }
-    # The old path: llama-cpp-python converts the schema on every call and masks the whole vocabulary per token.
-    lms["old"].engine.grammars, lms["old"].engine.greedy_grammar = None, False
+    # The old path converts the schema on every call and masks the whole vocabulary per token; the grammar is
+    # the same, so that differing answers come from prefix reuse and greedy-first sampling, not another grammar.
+    lms["old"].engine.grammars, lms["old"].engine.greedy_grammar = ConvertEveryCall(), False
     todo: list[BenchCall] = []
     if "extract" in kinds:
         todo += extraction_calls(calls)

@@ -110,3 +110,15 @@ def test_memspy_bench_lm_dispatches_to_the_lm_benchmark(monkeypatch: pytest.Monk
     assert memspy(["bench", "lm", "--calls", "2"]) == 0
     assert cli_bench.main(["--sizes", "100"]) == 0
     assert seen == [("lm", ["--calls", "2"]), ("store", ["--sizes", "100"])]
+
+
+def test_the_old_path_converts_the_same_grammar_on_every_call() -> None:
+    pytest.importorskip("llama_cpp")
+    from memspy.evals.bench_lm import ConvertEveryCall
+    from memspy.pipelines.runtime.llama_request import GrammarCache
+
+    schema = {"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}}}}
+    old = ConvertEveryCall()
+    first, second = old.get(schema), old.get(schema)
+    assert first is not second  # converted again
+    assert first._grammar == second._grammar == GrammarCache().get(schema)._grammar  # the new path's grammar
