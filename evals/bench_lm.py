@@ -90,8 +90,8 @@ def run_pairs(calls: Sequence[BenchCall], lms: dict[str, Any], progress: bool = 
 class ConvertEveryCall:
     """The old path's grammars: the schema converted again on every call (the same grammar as the new path's)."""
 
-    def get(self, schema: dict[str, Any]) -> Any:
-        return llama_grammar_from_schema(json.dumps(schema))
+    def get(self, schema: dict[str, Any], *, layout: bool = False) -> Any:
+        return llama_grammar_from_schema(json.dumps(schema), layout=layout)
 
 
 def _load() -> list[float]:

@@ -281,7 +281,7 @@ def test_async_calls_report_their_counters_to_the_calling_thread() -> None:
     assert engine.thread_stats()[1] == engine.last_stats  # recorded in this (the event loop's) thread too
 
 
-def test_schema_grammars_allow_a_newline_and_indentation_where_a_space_goes() -> None:
+def test_newlines_and_indentation_are_allowed_only_after_laid_out_demo_answers() -> None:
     pytest.importorskip("llama_cpp")
     from llama_cpp import llama_grammar
 
@@ -289,10 +289,18 @@ def test_schema_grammars_allow_a_newline_and_indentation_where_a_space_goes() ->
 
     schema = json.dumps({"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}}}})
     stock = llama_grammar.json_schema_to_gbnf(schema)
-    assert 'space ::= " "?' in stock  # llama-cpp-python's own: one space at most, so no pretty-printed JSON
-    rules = schema_gbnf(schema).splitlines()
+    assert schema_gbnf(schema) == stock and 'space ::= " "?' in stock  # one space at most, as llama-cpp-python
+    rules = schema_gbnf(schema, layout=True).splitlines()
     assert SPACE_RULE in rules and not any(r.startswith("space ::=") and r != SPACE_RULE for r in rules)
-    assert [r for r in rules if not r.startswith("space ::=")] == [
-        r for r in stock.splitlines() if r[:9] != "space ::="
-    ]
-    assert isinstance(llama_grammar_from_schema(schema), llama_grammar.LlamaGrammar)  # llama.cpp parses it
+    assert [r for r in rules if r[:9] != "space ::="] == [r for r in stock.splitlines() if r[:9] != "space ::="]
+    assert isinstance(llama_grammar_from_schema(schema, layout=True), llama_grammar.LlamaGrammar)  # llama.cpp parses
+    built: list[tuple[str, bool]] = []
+    cache = GrammarCache(build=lambda text, layout=False: built.append((text, layout)) or len(built))
+    engine = LlamaEngine(llama=TokenLlama(), grammars=cache, max_items=3)
+    fmt = {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "string"}}}}
+    demo = [Message.user("user: a"), Message.assistant('{\n  "xs": ["a"]\n}'), Message.user("user: b")]
+    compact = [Message.user("user: a"), Message.assistant('{"xs": ["a"]}'), Message.user("user: b")]
+    for messages in ([Message.user("user: b")], compact, demo, demo):
+        config = Config(response_format={"type": "json_schema", "schema": fmt})
+        engine.complete(Request(model="local/fake", system=SYSTEM_A, messages=tuple(messages), config=config))
+    assert [layout for _, layout in built] == [False, True]  # zero-shot and compact demos share one grammar
