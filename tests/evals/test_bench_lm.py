@@ -112,13 +112,15 @@ def test_memspy_bench_lm_dispatches_to_the_lm_benchmark(monkeypatch: pytest.Monk
     assert seen == [("lm", ["--calls", "2"]), ("store", ["--sizes", "100"])]
 
 
-def test_the_old_path_converts_the_same_grammar_on_every_call() -> None:
-    pytest.importorskip("llama_cpp")
-    from memspy.evals.bench_lm import ConvertEveryCall
-    from memspy.pipelines.runtime.llama_request import GrammarCache
+def test_the_old_path_converts_the_same_grammar_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memspy.evals import bench_lm
 
+    seen: list[tuple[str, bool]] = []
+    monkeypatch.setattr(bench_lm, "llama_grammar_from_schema", lambda text, layout=False: seen.append((text, layout)))
     schema = {"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}}}}
-    old = ConvertEveryCall()
-    first, second = old.get(schema), old.get(schema)
-    assert first is not second  # converted again
-    assert first._grammar == second._grammar == GrammarCache().get(schema)._grammar  # the new path's grammar
+    old = bench_lm.ConvertEveryCall()
+    old.get(schema)
+    old.get(schema)
+    old.get(schema, layout=True)
+    # converted again on every call, by the new path's converter, with the same layout choice
+    assert seen == [(json.dumps(schema), False), (json.dumps(schema), False), (json.dumps(schema), True)]

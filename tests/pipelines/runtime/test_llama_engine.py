@@ -281,7 +281,7 @@ def test_async_calls_report_their_counters_to_the_calling_thread() -> None:
     assert engine.thread_stats()[1] == engine.last_stats  # recorded in this (the event loop's) thread too
 
 
-def test_newlines_and_indentation_are_allowed_only_after_laid_out_demo_answers() -> None:
+def test_the_layout_grammar_allows_newlines_and_indentation_where_a_space_goes() -> None:
     pytest.importorskip("llama_cpp")
     from llama_cpp import llama_grammar
 
@@ -294,6 +294,9 @@ def test_newlines_and_indentation_are_allowed_only_after_laid_out_demo_answers()
     assert SPACE_RULE in rules and not any(r.startswith("space ::=") and r != SPACE_RULE for r in rules)
     assert [r for r in rules if r[:9] != "space ::="] == [r for r in stock.splitlines() if r[:9] != "space ::="]
     assert isinstance(llama_grammar_from_schema(schema, layout=True), llama_grammar.LlamaGrammar)  # llama.cpp parses
+
+
+def test_only_prompts_with_laid_out_demo_answers_get_the_layout_grammar() -> None:
     built: list[tuple[str, bool]] = []
     cache = GrammarCache(build=lambda text, layout=False: built.append((text, layout)) or len(built))
     engine = LlamaEngine(llama=TokenLlama(), grammars=cache, max_items=3)
