@@ -180,7 +180,8 @@ def labeled_demos(program: dspy.Module, trainset: list[dspy.Example], k: int, *,
     """``LabeledFewShot`` with a spread: each predictor gets ``k`` labeled examples that carry all its output
     fields and a non-empty answer, taken in turn from groups (long sessions first, then with stored memories,
     then the rest). Empty answers are never demos: measured on the local LM, one "nothing to remember" demo
-    among four made it answer [] to most conversations."""
+    among four made it answer [] to most conversations (measured while its grammar still refused the demos'
+    indented layout, which alone made every demo program answer []; not measured again since)."""
     compiled = program.reset_copy()
     rng = random.Random(seed)
     for _, predictor in compiled.named_predictors():
