@@ -38,24 +38,19 @@ def named_speaker(text: str, speakers: list[str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
-def _own_messages(text: str, messages: list[dict[str, Any]]) -> list[int] | None:
-    speakers = list(dict.fromkeys(str(m["name"]) for m in messages if m.get("name") and _speaks(m)))
-    person = named_speaker(text, speakers) if len(speakers) > 1 else None
-    own = [i for i, m in enumerate(messages) if person is not None and m.get("name") == person and _speaks(m)]
-    return own or None
-
-
 def _cite(
     text: str,
     vec: Any,
     messages: list[dict[str, Any]],
     ids: list[str],
+    candidates: list[int],
     vecs: dict[int, Any],
     limits: tuple[int, float, float],
 ) -> list[str]:
+    """The ids among ``candidates`` (message indices) that support ``text`` (see the module docstring)."""
     max_ids, floor, margin = limits
-    spoken = [i for i, m in enumerate(messages) if _speaks(m)]
-    words = supporting_messages(text, messages, ids, max_ids=max_ids)
+    words = supporting_messages(text, [messages[i] for i in candidates], [ids[i] for i in candidates], max_ids)
+    spoken = [i for i in candidates if i in vecs]  # vecs holds the spoken messages when there is an embedder
     if vec is None or not spoken:
         return words
     sims = {i: float(sum(a * b for a, b in zip(vec, vecs[i], strict=True))) for i in spoken}
@@ -64,7 +59,7 @@ def _cite(
     near = [ids[i] for i in ranked if sims[i] >= max(floor, best - margin)][:max_ids]
     spoken_ids = {ids[i] for i in spoken}
     # "all ids" means word overlap found nothing; a system line (a session date) is context, not evidence
-    precise = [w for w in words if len(words) < len(ids) and w in spoken_ids]
+    precise = [w for w in words if len(words) < len(candidates) and w in spoken_ids]
     return list(dict.fromkeys(near + precise))[:max_ids] or [ids[i] for i in spoken]
 
 
@@ -79,18 +74,20 @@ def supporting_ids(
     margin: float = 0.1,
 ) -> list[list[str]]:
     """For each memory text, the ids of the messages that most likely support it (see the module docstring)."""
-    use_vectors = embedder is not None and hasattr(embedder, "embed_documents") and bool(texts)
     spoken = [i for i, m in enumerate(messages) if _speaks(m)]
+    own: dict[str, list[int]] = {}
+    for i in spoken:
+        if messages[i].get("name"):
+            own.setdefault(str(messages[i]["name"]), []).append(i)
     vecs: dict[int, Any] = {}
     mem_vecs: list[Any] = [None] * len(texts)
-    if use_vectors and spoken:
+    if embedder is not None and hasattr(embedder, "embed_documents") and texts and spoken:
         vecs = dict(zip(spoken, embedder.embed_documents([_text(messages[i]) for i in spoken]), strict=True))
         mem_vecs = list(embedder.embed_documents(texts))
+    everyone = list(range(len(messages)))
     out = []
     for text, vec in zip(texts, mem_vecs, strict=True):
-        own = _own_messages(text, messages)
-        subset = [messages[i] for i in own] if own else messages
-        sub_ids = [ids[i] for i in own] if own else ids
-        sub_vecs = {j: vecs[i] for j, i in enumerate(own)} if own and vecs else vecs
-        out.append(_cite(text, vec if vecs else None, subset, sub_ids, sub_vecs, (max_ids, floor, margin)))
+        person = named_speaker(text, list(own)) if len(own) > 1 else None
+        candidates = own[person] if person is not None else everyone
+        out.append(_cite(text, vec, messages, ids, candidates, vecs, (max_ids, floor, margin)))
     return out
