@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memspy.evals.vectors import UnitVectors
+from memspy.evals.vectors import VectorMatcher
 from memspy.pipelines.semantic import FactJudge
 from memspy.stores import Embedder
 
@@ -88,7 +88,7 @@ def normalize_person(text: str, names: Sequence[str] = ()) -> str:
     return _SPACES.sub(" ", out).strip()
 
 
-class FactMatcher:
+class FactMatcher(VectorMatcher):
     """Which memories state which gold facts: cosine of normalized texts at ``threshold`` or above.
 
     Args:
@@ -108,16 +108,8 @@ class FactMatcher:
     ) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
-        self._vectors = UnitVectors(embedder)
+        super().__init__(embedder)
         self.threshold, self.normalize, self.speaker_check = threshold, normalize, speaker_check
-
-    @property
-    def embedder(self) -> Embedder | None:
-        return self._vectors.embedder
-
-    @embedder.setter
-    def embedder(self, embedder: Embedder | None) -> None:
-        self._vectors.embedder = embedder
 
     def prepare(self, texts: Sequence[str], names: Sequence[str] = ()) -> list[str]:
         """The texts as they are compared (normalized when ``normalize`` is on)."""

@@ -28,7 +28,7 @@ import dspy
 import numpy as np
 from pydantic import BaseModel
 
-from memspy.evals.vectors import UnitVectors
+from memspy.evals.vectors import VectorMatcher
 from memspy.pipelines.records import render_content
 from memspy.pipelines.semantic import RemoveDoc
 from memspy.stores import Embedder
@@ -72,20 +72,12 @@ def f1_score(matched: int, produced: int, expected: int) -> tuple[float, float, 
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-class TextMatcher:
+class TextMatcher(VectorMatcher):
     """Decides whether a produced text says what an expected one says (see the module docstring)."""
 
     def __init__(self, embedder: Embedder | None = None, *, threshold: float = 0.75, key_terms: float = 0.5) -> None:
-        self._vectors = UnitVectors(embedder)
+        super().__init__(embedder)
         self.threshold, self.key_terms = threshold, key_terms
-
-    @property
-    def embedder(self) -> Embedder | None:
-        return self._vectors.embedder
-
-    @embedder.setter
-    def embedder(self, embedder: Embedder | None) -> None:
-        self._vectors.embedder = embedder
 
     def similarity(self, produced: str, expected: str) -> float:
         """1.0 for equal normalized texts, else the cosine similarity of their embeddings."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from memspy.stores import Embedder, MiniLMEmbedder
 
-__all__ = ["UnitVectors"]
+__all__ = ["UnitVectors", "VectorMatcher"]
 
 
 class UnitVectors:
@@ -39,3 +39,18 @@ class UnitVectors:
             return np.stack(rows)
         dim = next(iter(self._cache.values())).shape[0] if self._cache else 1
         return np.zeros((0, dim), dtype=np.float32)
+
+
+class VectorMatcher:
+    """Base of the metrics' text matchers: their :class:`UnitVectors` and the ``embedder`` behind them."""
+
+    def __init__(self, embedder: Embedder | None = None) -> None:
+        self._vectors = UnitVectors(embedder)
+
+    @property
+    def embedder(self) -> Embedder | None:
+        return self._vectors.embedder
+
+    @embedder.setter
+    def embedder(self, embedder: Embedder | None) -> None:
+        self._vectors.embedder = embedder
