@@ -30,10 +30,6 @@ from memspy.pipelines import (
 pytestmark = pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
 
 
-def triple(s: str, p: str, o: str) -> dict[str, Any]:
-    return {"subject": s, "predicate": p, "object": o, "context": None}
-
-
 # ---- hot_path_quickstart.md ---------------------------------------------------------------------------------
 
 
