@@ -135,9 +135,10 @@ class MemoryManager(dspy.Module):
         self.usage = UsageMeter()
 
     def kinds_text(self) -> str:
-        """The ``memory_kinds`` input the predictor is shown: each schema, then the allowed actions."""
-        allowed = ", ".join(self.actions)
-        return "\n".join(s.describe() for s in self.schemas) + f"\nAllowed actions: {allowed}."
+        """The ``memory_kinds`` input the predictor is shown: each schema, then (for the one-call ``"single"``
+        design, whose answer is operations) the allowed actions; the facts design's extract step lists facts only."""
+        kinds = "\n".join(s.describe() for s in self.schemas)
+        return kinds + f"\nAllowed actions: {', '.join(self.actions)}." if self.design == "single" else kinds
 
     def seed_existing(self, existing: list[ExistingMemory]) -> list[ExistingMemory]:
         """``existing`` plus, for a profile manager (no inserts), an empty document per kind not yet present."""

@@ -269,3 +269,13 @@ def test_a_fact_that_opens_with_a_bare_pronoun_is_dropped() -> None:
     with dspy.context(lm=dummy):
         pred = manager(messages=[msg("user", "My studio opened! They look great!", name="Jon")])
     assert [c.content for _, _, c in ops(pred)] == ["Jon started a dance studio."]
+
+
+def test_only_the_single_design_is_shown_the_allowed_actions() -> None:
+    dummy = lm(facts("The user likes tea."))
+    with dspy.context(lm=dummy):
+        MemoryManager(enable_deletes=True)(messages=[msg("user", "I like tea.")])
+    assert "Memory:" in prompt(dummy, 0) and "Allowed actions" not in prompt(dummy, 0)
+    assert MemoryManager(design="single", enable_deletes=True).kinds_text().endswith(
+        "Allowed actions: insert, update, delete."
+    )
