@@ -2,11 +2,12 @@
 
 The old path clears llama.cpp's KV cache before every call, converts the response schema to a grammar on every
 call (:class:`ConvertEveryCall`; the same grammar as the new path's) and samples each constrained token over the
-whole vocabulary; the new path (the default)
-keeps the prompt prefix and each recent signature's prefix state, one grammar per schema, and checks the greedy
-token against the grammar first. Both run the same fixed set of real memspy calls (``_bench_lm_calls``), one
-after the other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's
-cache off. Per call: prompt tokens sent and evaluated, seconds in prompt evaluation and in generation, tokens per
+whole vocabulary; the new path (the default) keeps the prompt prefix and each recent prompt family's prefix
+state, one grammar per schema, checks the greedy token against the grammar first and ends an answer that has
+started to repeat itself (``RepeatGuard``). Both load their model before the first call (once per process on
+either path, so not timed), then run the same fixed set of real memspy calls (``_bench_lm_calls``), one after the
+other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's cache
+off. Per call: prompt tokens sent and evaluated, seconds in prompt evaluation and in generation, tokens per
 second, and whether both paths parsed the same result.
 
 Example:
@@ -126,6 +127,11 @@ def run_bench_lm(
     # The old path converts the schema on every call and masks the whole vocabulary per token; the grammar is
     # the same, so that differing answers come from prefix reuse and greedy-first sampling, not another grammar.
     lms["old"].engine.grammars, lms["old"].engine.greedy_grammar = ConvertEveryCall(), False
+    load_s = {}
+    for name, lm in lms.items():  # loading the model is once per process on either path: not part of a call
+        start = time.perf_counter()
+        _ = lm.engine.llama
+        load_s[name] = round(time.perf_counter() - start, 2)
     todo: list[BenchCall] = []
     if "extract" in kinds:
         todo += extraction_calls(calls)
@@ -159,6 +165,7 @@ def run_bench_lm(
         "n_threads": lms["new"].engine.n_threads,
         "dspy_cache": False,
         "prefix_dir": str(prefix_dir),
+        "model_load_s": load_s,
         "load_before": load_before,
         "load_after": _load(),
     }

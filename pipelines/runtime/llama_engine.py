@@ -45,6 +45,7 @@ from memspy.pipelines.runtime.llama_request import (
     completion_kwargs,
 )
 from memspy.pipelines.runtime.llama_sampling import install as install_greedy_grammar
+from memspy.pipelines.runtime.llama_sampling import looped
 from memspy.pipelines.runtime.llama_settings import (
     default_batch_threads,
     default_n_threads,
@@ -221,6 +222,9 @@ class LlamaEngine:
                     raise ContextLengthError(str(exc), provider="llama.cpp") from exc
                 raise
             stats = self._measure(llm, raw, before, fresh, start)
+            if looped(llm):  # ended early as a loop: as unusable as an answer cut off at max_tokens
+                raw["choices"][0]["finish_reason"] = "length"
+                stats = dataclasses.replace(stats, looped=True)
             if not self.reset_every_call and self.prefixes.disk is not None and hasattr(llm, "tokenize"):
                 last = llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False, special=False)
                 limit = stats.prompt_tokens - len(last) - 8  # never the last message: the caller's conversation

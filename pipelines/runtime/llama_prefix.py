@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -42,6 +43,7 @@ class CallStats:
         generation_s: Seconds after prompt evaluation: decoding, sampling, grammar (None likewise).
         total_s: Wall-clock seconds of the call, lock wait excluded.
         restored: Whether a saved prefix state was loaded for this call.
+        looped: Whether the answer was ended early because it had started repeating itself.
     """
 
     prompt_tokens: int
@@ -51,6 +53,7 @@ class CallStats:
     generation_s: float | None
     total_s: float
     restored: bool = False
+    looped: bool = False
 
     @property
     def evaluated_tokens(self) -> int:
@@ -78,10 +81,15 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def family_key(messages: list[dict[str, str]]) -> str | None:
-    """The key of a prompt's fixed part: a hash of its system message (None without one)."""
+    """The key of a prompt's fixed part: a hash of every message before the last (None without a system message).
+
+    DSPy writes a signature's instructions into the system message and a program's demos as the messages after it;
+    only the last message holds the call's inputs. So the uncompiled and a compiled program of one signature are
+    two families, each with its own kept state and prefix file, demos included."""
     if not messages or messages[0].get("role") != "system":
         return None
-    return hashlib.sha1(messages[0]["content"].encode("utf-8")).hexdigest()
+    fixed = json.dumps([[m.get("role"), m.get("content")] for m in messages[:-1] or messages[:1]])
+    return hashlib.sha1(fixed.encode("utf-8")).hexdigest()
 
 
 def held_tokens(llm: Any) -> list[int]:
@@ -149,10 +157,11 @@ def truncate_state(llm: Any, n: int) -> None:
 
 
 _MIN_DISK_PREFIX = 64  # a shorter shared prefix is not worth a file
+_MAX_PENDING = 32  # families waiting for their second call before their prefix is saved
 
 
 class PrefixStates:
-    """The KV cache of the last few prompt families (system messages), least recently used dropped first,
+    """The KV cache of the last few prompt families (:func:`family_key`), least recently used dropped first,
     optionally backed by a :class:`~memspy.pipelines.runtime.llama_prefix_disk.PrefixDisk`.
 
     Args:
@@ -225,6 +234,8 @@ class PrefixStates:
         if self.disk is None or family is None or family in self._on_disk or not prompt:
             return False
         first = self._first.setdefault(family, prompt)
+        while len(self._first) > _MAX_PENDING:  # families seen once (a compile run's many demo sets) are dropped
+            del self._first[next(iter(self._first))]
         shared = min(common_prefix_length(first, prompt), limit)
         if first is prompt or shared < _MIN_DISK_PREFIX:
             return False

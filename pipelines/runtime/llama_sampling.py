@@ -8,6 +8,14 @@ when it is rejected (llama.cpp's own ``common_sampler`` does the same). The chos
 
 :func:`install` puts it into one ``llama_cpp.Llama`` for calls that are greedy, grammar-constrained and have no
 penalties, logit processors or mirostat; every other call uses llama-cpp-python's own sampler chain.
+
+A greedy small model sometimes falls into a loop (one fact written as the same list again and again) and would
+decode until ``max_tokens``: 1,024 tokens, over a minute on 2 cores, for an answer that is then refused as cut
+off. :class:`RepeatGuard` sees the generated tokens turn periodic (a stretch of at most ``max_period`` tokens
+repeated over the last ``max(min_tokens, repeats * period)`` tokens) and the sampler ends the answer there, an
+end-of-generation token the grammar is never asked to accept; :attr:`GreedyGrammarSampler.looped` tells the engine,
+which reports the answer as cut off (``finish_reason="length"``), so the strict adapter retries it as it would
+retry one cut off at the cap.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GreedyGrammarSampler", "choose_greedy", "install"]
+__all__ = ["GreedyGrammarSampler", "RepeatGuard", "choose_greedy", "install", "looped"]
 
 
 def choose_greedy(
@@ -40,6 +48,34 @@ def choose_greedy(
         return best, False
     masked = mask_all(logits)
     return int(np.argmax(masked)), True
+
+
+class RepeatGuard:
+    """Whether a stream of tokens has started to repeat itself.
+
+    For every period ``p`` up to ``max_period`` it counts how many tokens in a row equal the token ``p`` before
+    them; the stream has looped once that run covers ``max(min_tokens, repeats * p)`` tokens, i.e. the last
+    ``p`` tokens have been written ``repeats + 1`` times in a row. Constant work per token.
+
+    Args:
+        max_period: The longest repeated stretch looked for, in tokens.
+        repeats: How many copies after the first make a loop.
+        min_tokens: The fewest repeated tokens that make a loop (so a short legitimate echo never does).
+    """
+
+    def __init__(self, max_period: int = 64, repeats: int = 3, min_tokens: int = 48) -> None:
+        self.max_period, self.repeats, self.min_tokens = max_period, repeats, min_tokens
+        self.tokens: list[int] = []
+        self._runs = [0] * (max_period + 1)
+
+    def push(self, token: int) -> bool:
+        """Add the next token; whether the stream has now looped."""
+        self.tokens.append(token)
+        n, looped = len(self.tokens), False
+        for p in range(1, min(self.max_period, n - 1) + 1):
+            self._runs[p] = self._runs[p] + 1 if self.tokens[n - 1 - p] == token else 0
+            looped = looped or self._runs[p] >= max(self.min_tokens, self.repeats * p)
+        return looped
 
 
 class GreedyGrammarSampler:
@@ -65,6 +101,8 @@ class GreedyGrammarSampler:
         self._one_array = llama_cpp.llama_token_data_array(data=self._one, size=1, selected=-1, sorted=False)
         self._all = LlamaTokenDataArray(n_vocab=self.n_vocab)
         self.steps = self.full_checks = 0
+        self.guard, self.looped = RepeatGuard(), False
+        self._end = int(llm.token_eos())
 
     def _allows(self, token: int, logit: float) -> bool:
         self._one[0] = self._c.llama_token_data(token, logit, 0.0)
@@ -82,6 +120,9 @@ class GreedyGrammarSampler:
         pointer = self._c.llama_get_logits_ith(ctx.ctx, idx)
         logits = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
         token, full = choose_greedy(logits, self._allows, self._mask_all)
+        if self.guard.push(token):
+            self.looped = True  # end here; the grammar would refuse an early end, so it is not asked
+            return self._end
         self._c.llama_sampler_accept(self._grammar, token)
         self.steps += 1
         self.full_checks += int(full)
@@ -101,14 +142,25 @@ _NEUTRAL = {"repeat_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty":
 
 
 def install(llm: Any) -> None:
-    """Make ``llm`` (a ``llama_cpp.Llama``) use :class:`GreedyGrammarSampler` where it gives the same tokens."""
+    """Make ``llm`` (a ``llama_cpp.Llama``) use :class:`GreedyGrammarSampler` where it gives the same tokens.
+
+    The sampler of the latest call is kept as ``llm.memspy_sampler`` (``None`` when llama-cpp-python's own chain
+    ran), so the caller can read whether the answer was ended as a loop (:func:`looped`)."""
     original = llm._init_sampler
 
     def init_sampler(**options: Any) -> Any:
         greedy = options.get("temp", 0.8) == 0.0 and options.get("logits_processor") is None
         neutral = all(options.get(key, value) == value for key, value in _NEUTRAL.items())
+        llm.memspy_sampler = None
         if greedy and neutral and options.get("grammar") is not None:
-            return GreedyGrammarSampler(llm, options["grammar"])
+            llm.memspy_sampler = GreedyGrammarSampler(llm, options["grammar"])
+            return llm.memspy_sampler
         return original(**options)
 
     llm._init_sampler = init_sampler
+
+
+def looped(llm: Any) -> bool:
+    """Whether ``llm``'s latest call was ended by :class:`RepeatGuard` (``False`` for models :func:`install` never
+    touched)."""
+    return bool(getattr(getattr(llm, "memspy_sampler", None), "looped", False))

@@ -14,8 +14,15 @@ from dspy.lm15 import Config, Message, Request
 
 from memspy.pipelines.runtime import llama_engine
 from memspy.pipelines.runtime.llama_engine import LlamaEngine
-from memspy.pipelines.runtime.llama_prefix import CallStats, PrefixState, PrefixStates, common_prefix_length
+from memspy.pipelines.runtime.llama_prefix import (
+    CallStats,
+    PrefixState,
+    PrefixStates,
+    common_prefix_length,
+    family_key,
+)
 from memspy.pipelines.runtime.llama_request import GrammarCache, add_max_items
+from memspy.pipelines.runtime.steps import accept, run_step
 from memspy.pipelines.runtime.usage import Usage, measure
 
 __all__: list[str] = []
@@ -138,6 +145,32 @@ def test_two_signatures_in_turn_keep_their_own_prefix() -> None:
     assert cold.usage.cache_read_tokens == 1  # only "<system>" is shared with B's prompt
     with pytest.raises(ValueError, match="prefix_states"):
         PrefixStates(-1)
+
+
+def test_a_compiled_program_is_its_own_family_with_its_demos_in_the_prefix() -> None:
+    demo = [{"role": "user", "content": "user: I like tea"}, {"role": "assistant", "content": '{"facts": []}'}]
+
+    def prompt(last: str, demos: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{"role": "system", "content": SYSTEM_A}, *demos, {"role": "user", "content": last}]
+
+    plain, compiled = family_key(prompt("user: one", [])), family_key(prompt("user: one", demo))
+    assert plain != compiled and None not in (plain, compiled)
+    assert family_key(prompt("user: two, and corrections", demo)) == compiled  # only the last message varies
+    assert family_key(prompt("user: one", demo * 2)) != compiled
+    assert family_key([{"role": "user", "content": "no system"}]) is None
+    llm = TokenLlama()
+    states = PrefixStates(2, snapshot=_saved_tokens, restore=_load_tokens)
+    engine = LlamaEngine(llama=llm, prefix_states=states)
+    with_demos = Request(
+        model="local/fake",
+        system=SYSTEM_A,
+        messages=(Message.user("user: I like tea"), Message.assistant('{"facts": []}'), Message.user("user: one")),
+    )
+    engine.complete(with_demos)
+    engine.complete(_request(SYSTEM_A, "user: two"))  # the uncompiled program: the compiled one's state is kept
+    back = engine.complete(with_demos)
+    assert engine.last_stats is not None and engine.last_stats.restored
+    assert back.usage.cache_read_tokens == len(llm.prompt(engine.to_messages(with_demos))) - 1
 
 
 def test_prefix_states_drop_the_least_recently_used_family() -> None:
@@ -299,7 +332,7 @@ def test_the_layout_grammar_allows_newlines_and_indentation_where_a_space_goes()
 def test_only_prompts_with_laid_out_demo_answers_get_the_layout_grammar() -> None:
     built: list[tuple[str, bool]] = []
     cache = GrammarCache(build=lambda text, layout=False: built.append((text, layout)) or len(built))
-    engine = LlamaEngine(llama=TokenLlama(), grammars=cache, max_items=3)
+    engine = LlamaEngine(llama=TokenLlama(), grammars=cache, max_items=3, prefix_states=0)
     fmt = {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "string"}}}}
     demo = [Message.user("user: a"), Message.assistant('{\n  "xs": ["a"]\n}'), Message.user("user: b")]
     compact = [Message.user("user: a"), Message.assistant('{"xs": ["a"]}'), Message.user("user: b")]
@@ -307,3 +340,33 @@ def test_only_prompts_with_laid_out_demo_answers_get_the_layout_grammar() -> Non
         config = Config(response_format={"type": "json_schema", "schema": fmt})
         engine.complete(Request(model="local/fake", system=SYSTEM_A, messages=tuple(messages), config=config))
     assert [layout for _, layout in built] == [False, True]  # zero-shot and compact demos share one grammar
+
+
+class LoopingLlama(TokenLlama):
+    """Its first answer is ended by the repeat guard mid-string, as llama.cpp returns it (finish "stop")."""
+
+    def create_chat_completion(self, messages: list[dict[str, str]], **kwargs: Any) -> dict[str, Any]:
+        first = not self.calls
+        self.answer = '{"facts": ["likes tea tea tea tea' if first else json.dumps({"facts": ["likes tea"]})
+        self.memspy_sampler = type("Sampler", (), {"looped": first})()
+        return super().create_chat_completion(messages, **kwargs)
+
+
+class RememberAgain(Remember):
+    """List what is worth remembering about the user."""
+
+    corrections: str = dspy.InputField()
+
+
+def test_an_answer_ended_as_a_loop_reads_as_cut_off_and_is_retried() -> None:
+    llm = LoopingLlama()
+    engine = LlamaEngine(llama=llm, name="local/loop-00000000")
+    lm = dspy.LM(engine.name, engine=engine, async_engine=llama_engine.AsyncLlamaEngine(engine), cache=False)
+    usage = Usage()
+    with dspy.context(lm=lm):
+        facts = run_step(dspy.Predict(RememberAgain), "remember", usage, accept, 1, conversation="user: I like tea")
+    assert facts.facts == ["likes tea"] and len(llm.calls) == 2 and usage.calls == 2
+    assert "cut off" in llm.calls[1]["messages"][-1]["content"]  # the retry was told why
+    first = lm.history[0]["response"]
+    assert first.finish_reason == "length" and first.provider_data["llama_cpp"]["looped"] is True
+    assert engine.last_stats is not None and not engine.last_stats.looped

@@ -52,3 +52,29 @@ def test_install_routes_only_calls_that_give_the_same_tokens(monkeypatch: pytest
     assert model._init_sampler(temp=0.0, grammar="g", mirostat_mode=2) == "chain"
     assert len(model.seen) == 6
     assert model.seen[0] == {"temp": 0.0, "grammar": None}  # the original chain gets the options unchanged
+
+
+def _first_loop(tokens: list[int], **options: Any) -> int | None:
+    guard = llama_sampling.RepeatGuard(**options)
+    return next((i for i, t in enumerate(tokens) if guard.push(t)), None)
+
+
+def test_repeat_guard_ends_a_stream_that_repeats_a_stretch() -> None:
+    phrase = list(range(100, 112))  # 12 tokens, written again and again
+    stream = [1, 2, 3] + phrase * 10
+    at = _first_loop(stream)
+    # 3 + 12 tokens before the first copy; the loop shows once 48 tokens (4 copies) repeat the one before them
+    assert at == 3 + 12 + 48 - 1
+    assert _first_loop([7] * 60) == 48  # one token repeated: 48 repeats after the first
+    long_phrase = list(range(500, 560))  # 60 tokens: three more copies (180 tokens) make a loop, not 48
+    assert _first_loop(long_phrase * 5) == 60 + 180 - 1
+
+
+def test_repeat_guard_leaves_answers_that_only_echo_a_little() -> None:
+    fact = list(range(10, 30))
+    # two facts sharing a long opening, a fact said twice, ordinary JSON punctuation: never a loop
+    answer = [1] + fact + [2] + fact[:15] + [99, 98] + [2] + fact + [2] + fact + [3]
+    assert _first_loop(answer) is None
+    assert _first_loop(list(range(2000))) is None
+    assert _first_loop([5, 6] * 23) is None  # 44 repeated tokens: under min_tokens
+    assert _first_loop(list(range(70, 140)) * 3, max_period=64) is None  # a 70-token period is longer than looked for
