@@ -32,6 +32,7 @@ $(VENV)/.local: | $(VENV)/.deps
 
 local: install $(VENV)/.local
 	$(BIN)/python -c "from memspy.pipelines.runtime.model_files import main; raise SystemExit(main())"
+	$(BIN)/memspy warm
 
 demo: local
 	$(BIN)/memspy demo

@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
         "memspy.cli.optimize", "compile a memory pipeline with a DSPy optimizer (memspy optimize --help)"
     ),
     "tune": Command("memspy.cli.tune", "optuna study over retrieval and pipeline knobs (memspy tune --help)"),
+    "warm": Command("memspy.cli.warm", "evaluate the built-in prompts' fixed prefixes into the local LM's cache"),
     "mcp": Command("memspy.cli.mcp", "serve memories over MCP: stdio, or streamable HTTP with --http PORT"),
 }
 

@@ -43,11 +43,12 @@ EPISODES = (
 @dataclass(frozen=True)
 class BenchCall:
     """One benchmark call: its kind (``extract``, ``extract_demos``, ``episode``, ``reflect``, ``locomo``), a label,
-    and the function that runs it and returns the comparable output."""
+    the function that runs it and returns the comparable output, and the module it calls (for ``--warm``)."""
 
     kind: str
     label: str
     run: Callable[[], str]
+    program: dspy.Module | None = None
 
 
 def _ops_text(prediction: Any) -> str:
@@ -90,7 +91,7 @@ def extraction_calls(n: int, demos: int = 0) -> list[BenchCall]:
         def run(inputs: dict[str, Any] = inputs) -> str:
             return _ops_text(program(messages=inputs["messages"], existing=inputs.get("existing")))
 
-        calls.append(BenchCall(kind, record.id, run))
+        calls.append(BenchCall(kind, record.id, run, program))
     return calls
 
 
@@ -104,7 +105,7 @@ def turn_episode_calls(n: int) -> list[BenchCall]:
         def run() -> str:
             return json.dumps(extractor(messages=record.fields["messages"]).turns, sort_keys=True, default=str)
 
-        return BenchCall("episode", record.id, run)
+        return BenchCall("episode", record.id, run, extractor)
 
     return [call(r) for r in chats]
 
@@ -119,7 +120,7 @@ def reflection_calls(n: int) -> list[BenchCall]:
             changes = reflector(episode=EPISODES[i], relevant_episodes=others).changes
             return json.dumps([{**asdict(c), "id": None} for c in changes], sort_keys=True, default=str)
 
-        return BenchCall("reflect", f"episode-{i + 1}", run)
+        return BenchCall("reflect", f"episode-{i + 1}", run, reflector)
 
     return [call(i) for i in range(min(n, len(EPISODES)))]
 

@@ -142,6 +142,8 @@ def format_lm_report(result: dict[str, Any]) -> str:
         f"memspy bench lm: old path (reset every call) vs new (prefix kept), threads={cfg['n_threads']}, "
         f"DSPy cache off, load avg {cfg['load_before']} -> {cfg['load_after']}"
     )
+    if cfg.get("warm_s") is not None:
+        title += f", prefix folder warmed first ({cfg['warm_s']}s)"
     out = [format_table(headers, rows, title=title), ""]
     for key, value in s["targets"].items():
         mark = "not run" if value is None else "ok" if s["targets_met"][key] else "MISSED"

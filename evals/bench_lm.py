@@ -8,7 +8,8 @@ started to repeat itself (``RepeatGuard``). Both load their model before the fir
 either path, so not timed), then run the same fixed set of real memspy calls (``_bench_lm_calls``), one after the
 other per call (alternating which goes first), on two copies of the model with the same threads, DSPy's cache
 off. Per call: prompt tokens sent and evaluated, seconds in prompt evaluation and in generation, tokens per
-second, and whether both paths parsed the same result.
+second, and whether both paths parsed the same result. With ``--warm`` the new path's prefix folder is first
+filled as ``memspy warm`` does (``make local`` runs it), for the programs the calls use, untimed but reported.
 
 Example:
     $ memspy bench lm --calls 4 --turns 9 --json lm.json
@@ -40,6 +41,7 @@ from memspy.evals._timing import machine_facts
 from memspy.evals.extraction_cases import default_locomo_path
 from memspy.pipelines.runtime import build_lm
 from memspy.pipelines.runtime.llama_request import llama_grammar_from_schema
+from memspy.pipelines.runtime.llama_warm import warm_prefixes
 from memspy.stores.errors import MemspyError
 
 __all__ = [
@@ -111,12 +113,14 @@ def run_bench_lm(
     n_threads: int | None = None,
     kinds: Sequence[str] = KINDS,
     prefix_dir: str | Path | None = None,
+    warm: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Build both paths on the local model, run the call set on each, and summarize (see module docstring).
 
     ``prefix_dir`` is the new path's on-disk prefix folder; default an empty temporary one, so that every
-    signature's first call starts cold, as in a first run.
+    signature's first call starts cold, as in a first run. ``warm`` fills it first (:func:`warm_prefixes`) for
+    the programs the calls run, as ``memspy warm`` does after install.
     """
     dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
     prefix_dir = prefix_dir if prefix_dir is not None else Path(tempfile.mkdtemp(prefix="memspy-bench-prefixes-"))
@@ -146,6 +150,13 @@ def run_bench_lm(
     if "locomo" in kinds and path is not None:
         session_calls, stores = locomo_calls(path, turns, chunk)
         todo += session_calls
+    warm_s: float | None = None
+    if warm:
+        start = time.perf_counter()
+        programs = {id(c.program): c.program for c in todo if c.program is not None}
+        with dspy.context(adapter=dspy.JSONAdapter()):
+            warm_prefixes(lms["new"], programs.values())
+        warm_s = round(time.perf_counter() - start, 2)
     load_before = _load()
     try:
         records = run_pairs(todo, lms, progress=progress)
@@ -166,6 +177,7 @@ def run_bench_lm(
         "dspy_cache": False,
         "prefix_dir": str(prefix_dir),
         "model_load_s": load_s,
+        "warm_s": warm_s,
         "load_before": load_before,
         "load_after": _load(),
     }
@@ -185,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--locomo", help="LoCoMo JSON (default: $MEMSPY_EVAL_DATA or data/locomo/locomo-dev.json)")
     p.add_argument("--threads", type=int, dest="n_threads", help="llama.cpp threads (default: MEMSPY_LM_THREADS)")
     p.add_argument("--prefix-dir", help="the new path's on-disk prefixes (default: a new empty temporary folder)")
+    p.add_argument("--warm", action="store_true", help="fill the prefix folder first, as `memspy warm` does")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--quiet", dest="progress", action="store_false", help="no per-call lines")
     p.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")

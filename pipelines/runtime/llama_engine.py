@@ -15,22 +15,23 @@ and ``Response.provider_data["llama_cpp"]``. ``llama_cpp`` is imported lazily: t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import importlib.util
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from dspy.lm15 import ContextLengthError, Request, Response, response_to_events
 
+from memspy.pipelines.runtime.llama_async import AsyncLlamaEngine
 from memspy.pipelines.runtime.llama_prefix import (
     CallStats,
     PrefixStates,
     common_prefix_length,
     family_key,
+    fixed_length,
     held_tokens,
     prompt_eval_seconds,
 )
@@ -226,8 +227,7 @@ class LlamaEngine:
                 raw["choices"][0]["finish_reason"] = "length"
                 stats = dataclasses.replace(stats, looped=True)
             if not self.reset_every_call and self.prefixes.disk is not None and hasattr(llm, "tokenize"):
-                last = llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False, special=False)
-                limit = stats.prompt_tokens - len(last) - 8  # never the last message: the caller's conversation
+                limit = fixed_length(llm, messages, stats.prompt_tokens)
                 self.prefixes.learn(llm, family_key(messages), held_tokens(llm)[: stats.prompt_tokens], limit)
             if restored:
                 stats = dataclasses.replace(stats, restored=True)
@@ -236,6 +236,26 @@ class LlamaEngine:
                 self.on_call(stats)
         self.remember(stats)
         return self.to_response(raw, request.model, stats)
+
+    def warm(self, messages: list[dict[str, str]]) -> bool:
+        """Evaluate a prompt's fixed part (every message before the last) and save it to the prefix folder.
+
+        ``messages`` is a prompt as the adapter writes it, with a placeholder for the call's inputs as its last
+        message; one token is generated and thrown away. So the first call of a signature in a new process starts
+        from its instructions and demos already evaluated, as every later one does.
+
+        Returns:
+            Whether a file was written: not for a family already on disk, nor without a prefix folder.
+        """
+        family = family_key(messages)
+        if family is None or self.reset_every_call or self.prefixes.disk is None or self.prefixes.on_disk(family):
+            return False
+        with self._lock:
+            llm = self.llama
+            self.prefixes.switch(llm, family)
+            raw = llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
+            sent = int((raw.get("usage") or {}).get("prompt_tokens") or 0)
+            return self.prefixes.save(llm, family, fixed_length(llm, messages, sent))
 
     def remember(self, stats: CallStats) -> None:
         """Record ``stats`` as the calling thread's last call (:meth:`thread_stats`)."""
@@ -276,28 +296,3 @@ class LlamaEngine:
     def load_state(cls, state: dict[str, Any]) -> LlamaEngine:
         """Rebuild an engine saved with :meth:`dump_state`."""
         return cls(**state)
-
-
-class AsyncLlamaEngine:
-    """Async twin of :class:`LlamaEngine`: the same model and lock, run in a worker thread."""
-
-    def __init__(self, sync: LlamaEngine) -> None:
-        """Wrap ``sync``, the engine that does the work."""
-        self.sync = sync
-
-    async def complete(self, request: Request) -> Response:
-        """Run one completion off the event loop (its counters recorded for the calling thread too)."""
-        response = await asyncio.to_thread(self.sync.complete, request)
-        data = (response.provider_data or {}).get("llama_cpp")
-        if isinstance(data, dict):
-            self.sync.remember(CallStats.from_dict(data))
-        return response
-
-    async def stream(self, request: Request) -> AsyncIterator[Any]:
-        """Stream events of one completion."""
-        response = await self.complete(request)
-        for event in response_to_events(response):
-            yield event
-
-    async def aclose(self) -> None:
-        """Nothing to release; the sync engine owns the model."""

@@ -23,6 +23,7 @@ __all__ = [
     "PrefixStates",
     "common_prefix_length",
     "family_key",
+    "fixed_length",
     "held_tokens",
     "prompt_eval_seconds",
     "restore_state",
@@ -90,6 +91,12 @@ def family_key(messages: list[dict[str, str]]) -> str | None:
         return None
     fixed = json.dumps([[m.get("role"), m.get("content")] for m in messages[:-1] or messages[:1]])
     return hashlib.sha1(fixed.encode("utf-8")).hexdigest()
+
+
+def fixed_length(llm: Any, messages: list[dict[str, str]], prompt_tokens: int) -> int:
+    """How many of a prompt's tokens come before its last message (the caller's inputs), with a margin."""
+    last = llm.tokenize(messages[-1]["content"].encode("utf-8"), add_bos=False, special=False)
+    return prompt_tokens - len(last) - 8
 
 
 def held_tokens(llm: Any) -> list[int]:
@@ -239,16 +246,30 @@ class PrefixStates:
         shared = min(common_prefix_length(first, prompt), limit)
         if first is prompt or shared < _MIN_DISK_PREFIX:
             return False
+        self._first.pop(family, None)
+        return self.save(llm, family, shared)
+
+    def save(self, llm: Any, family: str, n: int) -> bool:
+        """Save the first ``n`` tokens the model holds as ``family``'s prefix file, leaving the model as it was.
+
+        Returns:
+            Whether a file was written (not without a disk, nor for a prefix under 64 tokens).
+        """
+        if self.disk is None or n < _MIN_DISK_PREFIX:
+            return False
         full = self.snapshot(llm)
-        self.truncate(llm, shared)
+        self.truncate(llm, n)
         try:
             cut = self.snapshot(llm)
         finally:
             self.restore(llm, full)
         self.disk.save(family, cut)
         self._on_disk.add(family)
-        del self._first[family]
         return True
+
+    def on_disk(self, family: str) -> bool:
+        """Whether ``family``'s prefix file exists (saved by this process or an earlier one)."""
+        return family in self._on_disk or (self.disk is not None and self.disk.exists(family))
 
     def forget(self) -> None:
         """Drop every saved state (after a reset the loaded tokens are gone too)."""

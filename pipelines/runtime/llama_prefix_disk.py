@@ -79,6 +79,10 @@ class PrefixDisk:
         except OSError:
             return
 
+    def exists(self, family: str) -> bool:
+        """Whether a file of ``family`` is there (it is read, and checked, only by :meth:`load`)."""
+        return self._path(family).is_file()
+
     def drop(self, family: str) -> None:
         """Delete the file of ``family`` (the model refused it)."""
         self._path(family).unlink(missing_ok=True)

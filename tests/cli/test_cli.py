@@ -84,3 +84,18 @@ def test_doctor_reports_each_component(tmp_path: Path, capsys: pytest.CaptureFix
     assert "BAD" in lines[0] and "make local" in lines[0]  # no model under the test's MEMSPY_HOME
     assert lines[1].split()[1] == "ok" and lines[2].split()[1] == "ok"
     assert code == 1
+
+
+def test_warm_has_nothing_to_do_for_a_model_without_a_prefix_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["warm", "--lm", "openai/gpt-4o-mini"]) == 0
+    assert "keeps no prompt prefixes; nothing to do" in capsys.readouterr().out
+
+
+def test_every_built_in_prompt_can_be_laid_out_for_warming() -> None:
+    from memspy.cli.warm import builtin_programs
+    from memspy.pipelines.runtime.llama_warm import PLACEHOLDER, prompt_messages
+
+    predictors = [p for program in builtin_programs(DummyLM([])) for _, p in program.named_predictors()]
+    prompts = {tuple(m["content"] for m in prompt_messages(p, dspy.JSONAdapter())) for p in predictors}
+    assert len(predictors) >= 8 and len(prompts) >= 6
+    assert all(PLACEHOLDER in prompt[-1] and PLACEHOLDER not in prompt[0] for prompt in prompts)

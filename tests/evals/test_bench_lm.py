@@ -47,6 +47,9 @@ def test_summary_means_ratios_identity_and_targets() -> None:
     report = format_lm_report({"config": cfg, "summary": s})
     assert "6.00" in report and "MISSED" in report and "ok" in report
     assert "LoCoMo session (3 turns, 3 per call): 30.0s old, 10.0s new" in report
+    assert "warmed" not in report and "prefix folder warmed first (4.5s)" in format_lm_report(
+        {"config": {**cfg, "warm_s": 4.5}, "summary": s}
+    )
 
 
 class _Llama:

@@ -1,17 +1,20 @@
 """Signature prefixes on disk: what two calls of a signature share is saved (never the last message), and a new
-engine on the same folder starts warm; unreadable or refused files are dropped."""
+engine on the same folder starts warm; ``warm`` writes them ahead of the first call; unreadable or refused files
+are dropped."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import dspy
 import pytest
 from dspy.lm15 import Message, Request
 
 from memspy.pipelines.runtime.llama_engine import LlamaEngine
 from memspy.pipelines.runtime.llama_prefix import PrefixState, PrefixStates
 from memspy.pipelines.runtime.llama_prefix_disk import PrefixDisk, default_prefix_dir
+from memspy.pipelines.runtime.llama_warm import PLACEHOLDER, prompt_messages, warm_prefixes
 
 __all__: list[str] = []
 
@@ -98,3 +101,56 @@ def test_unreadable_or_refused_files_are_dropped(tmp_path: Path, monkeypatch: py
     engine = LlamaEngine(llama=WordLlama({}))  # a model passed in: no disk unless asked
     assert engine.prefix_dir is None and engine.dump_state()["prefix_dir"] is True
     assert LlamaEngine(llama=WordLlama({}), prefix_dir=tmp_path / "p").prefix_dir == tmp_path / "p"
+
+
+def test_warm_saves_a_prompts_fixed_part_so_a_new_engines_first_call_is_restored(tmp_path: Path) -> None:
+    vocab: dict[str, int] = {}
+    warmer = _engine(vocab, tmp_path)
+    placeholder = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "user: ... placeholder"}]
+    assert warmer.warm(placeholder)
+    (saved,) = tmp_path.iterdir()
+    state = PrefixDisk(tmp_path).load(saved.stem)
+    assert state is not None and not {w for w, i in vocab.items() if i in state.tokens} & {"...", "placeholder"}
+    assert not warmer.warm(placeholder)  # already on disk: nothing evaluated or written again
+    assert not _engine(vocab, tmp_path).warm(placeholder)  # nor by a new process
+    fresh = _engine(vocab, tmp_path)
+    reply = _ask(fresh, "user: I like tea")  # the first call of the family in this process
+    assert fresh.last_stats is not None and fresh.last_stats.restored
+    assert reply.usage.cache_read_tokens == len(state.tokens) >= 64
+
+
+def test_warm_needs_a_folder_and_the_prefix_path() -> None:
+    vocab: dict[str, int] = {}
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "user: ..."}]
+    assert not LlamaEngine(llama=WordLlama(vocab)).warm(messages)  # a stand-in model gets no folder by default
+    states = PrefixStates(2, snapshot=_snapshot, restore=_restore, disk=None)
+    assert not LlamaEngine(llama=WordLlama(vocab), prefix_states=states, reset_every_call=True).warm(messages)
+
+
+class Note(dspy.Signature):
+    """Write down the one fact in the conversation worth keeping about the user, as a standalone sentence that
+    names the user, keeps dates and places, and leaves out greetings, small talk and anything the assistant said;
+    write nothing when the conversation holds no such fact."""
+
+    conversation: str = dspy.InputField(desc="the turns, oldest first")
+    fact: str = dspy.OutputField(desc="one sentence, or empty")
+
+
+class TwoNotes(dspy.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.plain = dspy.Predict(Note)
+        self.shown = dspy.Predict(Note)
+        self.shown.demos = [dspy.Example(conversation="user: I moved to Porto", fact="The user lives in Porto.")]
+        self.again = dspy.Predict(Note)  # the same prompt as `plain`: warmed once
+
+
+def test_warm_prefixes_writes_one_file_per_distinct_prompt(tmp_path: Path) -> None:
+    engine = _engine({}, tmp_path)
+    lm = dspy.LM("local/x", engine=engine, cache=False)
+    with dspy.context(adapter=dspy.JSONAdapter()):
+        assert prompt_messages(TwoNotes().plain)[-1]["content"].count(PLACEHOLDER) == 1
+        assert warm_prefixes(lm, [TwoNotes()]) == 2  # plain and shown; `again` shares plain's prompt
+        assert len(list(tmp_path.iterdir())) == 2
+        assert warm_prefixes(lm, [TwoNotes()]) == 0
+    assert warm_prefixes(dspy.LM("openai/gpt-4o-mini"), [TwoNotes()]) == 0  # no local engine: nothing to warm
