@@ -15,6 +15,7 @@ from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import normalize_messages, render_transcript
 from memspy.pipelines.runtime.steps import predictor, resolve_lm, run_step
 from memspy.pipelines.runtime.usage import Usage, UsageMeter
+from memspy.pipelines.semantic.attribution import attribute_all
 from memspy.pipelines.semantic.facts import (
     Fact,
     chunk_messages,
@@ -203,7 +204,7 @@ class MemoryManager(dspy.Module):
                     self.extract,
                     "extract",
                     usage,
-                    lambda pred: parse_facts(_as_list(pred.facts), self.schemas),
+                    lambda pred, chunk=chunk: parse_facts(attribute_all(_as_list(pred.facts), chunk), self.schemas),
                     self.max_retries,
                     conversation=dialogue,
                     memory_kinds=self.kinds_text(),
