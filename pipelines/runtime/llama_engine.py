@@ -26,6 +26,7 @@ from typing import Any
 from dspy.lm15 import ContextLengthError, Request, Response, response_to_events
 
 from memspy.pipelines.runtime.llama_async import AsyncLlamaEngine
+from memspy.pipelines.runtime.llama_build import check_build
 from memspy.pipelines.runtime.llama_prefix import (
     CallStats,
     PrefixStates,
@@ -160,6 +161,7 @@ class LlamaEngine:
             if self._llama is None:
                 from llama_cpp import Llama
 
+                check_build()
                 llm = Llama(
                     model_path=str(self.model_path),
                     n_ctx=self.n_ctx,
