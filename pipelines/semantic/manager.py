@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
@@ -12,10 +13,12 @@ from pydantic import BaseModel, Field, create_model
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
+from memspy.pipelines.runtime.lm import is_local_lm
 from memspy.pipelines.runtime.messages import normalize_messages, render_transcript
 from memspy.pipelines.runtime.steps import predictor, resolve_lm, run_step
 from memspy.pipelines.runtime.usage import Usage, UsageMeter
 from memspy.pipelines.semantic.attribution import attribute_all
+from memspy.pipelines.semantic.coverage import uncovered_statements
 from memspy.pipelines.semantic.facts import (
     Fact,
     chunk_messages,
@@ -76,6 +79,11 @@ class MemoryManager(dspy.Module):
     ``self.reconcile`` decides, only when stored memories are shown, which facts add, update, delete or repeat one
     (see :mod:`memspy.pipelines.semantic.facts`). With ``design="single"`` one call per step returns the
     operations. The predictor names ``extract`` and ``reconcile`` are the keys of compiled programs.
+    ``attribute_speakers=False`` keeps the facts' names as the LM wrote them (by default a fact that names one
+    speaker but restates another's words is given to that speaker: :mod:`memspy.pipelines.semantic.attribution`).
+    ``keep_uncovered`` keeps, in the speaker's words, what a person says about themselves that no listed fact
+    covers (:mod:`memspy.pipelines.semantic.coverage`); None (the default) turns it on for the local LM, where it
+    was measured, and off for other models.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class MemoryManager(dspy.Module):
         design: str = "facts",
         chunk_chars: int = 2400,
         include_assistant: bool = False,
+        attribute_speakers: bool = True,
+        keep_uncovered: bool | None = None,
     ) -> None:
         super().__init__()
         if max_steps < 1 or max_retries < 0:
@@ -101,6 +111,8 @@ class MemoryManager(dspy.Module):
         if chunk_chars < 200:
             raise ValueError(f"chunk_chars must be >= 200, got {chunk_chars}: a chunk must hold a few messages")
         self.design, self.chunk_chars, self.include_assistant = design, chunk_chars, include_assistant
+        self.attribute_speakers = attribute_speakers  # see memspy.pipelines.semantic.attribution
+        self.keep_uncovered = keep_uncovered  # see memspy.pipelines.semantic.coverage
         # Kept on the module too: DSPy optimizers' reset_copy() clears a predictor's own LM, and a compiled copy
         # must still run on the LM it was built with when none is configured globally.
         resolved = self.default_lm = resolve_lm(lm)
@@ -134,6 +146,24 @@ class MemoryManager(dspy.Module):
             sig = sig.append_instructions(instructions)
         self.extract = predictor(sig, resolved)
         self.usage = UsageMeter()
+
+    def _chunk_facts(self, pred: Any, chunk: list[dict[str, Any]]) -> tuple[list[Fact], list[str]]:
+        """A chunk's facts from the LM's answer: each given to the speaker whose words it restates
+        (``attribute_speakers``), then the speakers' uncovered statements (``keep_uncovered``)."""
+        items = _as_list(pred.facts)
+        if self.attribute_speakers:
+            items = attribute_all(items, chunk)
+        facts, problems = parse_facts(items, self.schemas)
+        if not problems and self.keeps_uncovered() and all(isinstance(i, str) for i in items):
+            lost = uncovered_statements(items, chunk, include_assistant=self.include_assistant)
+            facts += parse_facts(lost, self.schemas)[0]
+        return facts, problems
+
+    def keeps_uncovered(self) -> bool:
+        """Whether the statements no listed fact covers are kept (``keep_uncovered``; None: on the local LM)."""
+        if self.keep_uncovered is not None:
+            return self.keep_uncovered
+        return is_local_lm(self.default_lm if self.default_lm is not None else dspy.settings.lm)
 
     def kinds_text(self) -> str:
         """The ``memory_kinds`` input the predictor is shown: each schema, then (for the one-call ``"single"``
@@ -204,7 +234,7 @@ class MemoryManager(dspy.Module):
                     self.extract,
                     "extract",
                     usage,
-                    lambda pred, chunk=chunk: parse_facts(attribute_all(_as_list(pred.facts), chunk), self.schemas),
+                    functools.partial(self._chunk_facts, chunk=chunk),
                     self.max_retries,
                     conversation=dialogue,
                     memory_kinds=self.kinds_text(),
@@ -353,9 +383,10 @@ def create_memory_manager(lm: Any = None, **kwargs: Any) -> MemoryManager:
         lm: A ``dspy.LM``, a model string (``"openai/gpt-4o-mini"``, ``"local"``), or None to use
             ``dspy.configure(lm=...)``.
         **kwargs: ``schemas``, ``instructions``, ``enable_inserts``, ``enable_updates``, ``enable_deletes``,
-            ``max_steps``, ``max_retries``, ``design``, ``chunk_chars``, ``include_assistant`` (see
-            :class:`MemoryManager`), ``program=`` a saved compiled program to load, and ``compiled=False`` to
-            keep the local LM's manager uncompiled (by default it loads the program memspy ships).
+            ``max_steps``, ``max_retries``, ``design``, ``chunk_chars``, ``include_assistant``,
+            ``attribute_speakers``, ``keep_uncovered`` (see :class:`MemoryManager`), ``program=`` a saved
+            compiled program to load, and ``compiled=False`` to keep the local LM's manager uncompiled (by
+            default it loads the program memspy ships).
 
     Example:
         >>> manager = create_memory_manager("local", schemas=[Triple], enable_deletes=True)  # doctest: +SKIP
