@@ -4,7 +4,8 @@ summaries of long conversations (short-term memory), and answering from memories
 
 from memspy.pipelines.semantic.answer import AnswerJudge, FactJudge, MemoryAnswerer
 from memspy.pipelines.semantic.executor import ReflectionExecutor, ReflectionFuture
-from memspy.pipelines.semantic.manager import AppliedOperation, MemoryManager, create_memory_manager
+from memspy.pipelines.semantic.manager import MemoryManager, create_memory_manager
+from memspy.pipelines.semantic.operations import AppliedOperation
 from memspy.pipelines.semantic.schemas import (
     Episode,
     ExtractedMemory,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memspy.pipelines.records.format import RecordChange, new_record, retired_record, updated_record
-from memspy.pipelines.semantic.manager import AppliedOperation
+from memspy.pipelines.semantic.operations import AppliedOperation
 from memspy.pipelines.semantic.scopes import Scopes
 
 __all__ = ["ChangePlan"]

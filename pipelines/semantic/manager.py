@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
-from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from dataclasses import replace
+from typing import Annotated, Any
 
 import dspy
-from pydantic import BaseModel, Field, create_model
+from pydantic import Field
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
@@ -30,10 +29,17 @@ from memspy.pipelines.semantic.facts import (
     resolve_decisions,
     skip_stored,
 )
+from memspy.pipelines.semantic.operations import (
+    AppliedOperation,
+    MemoryPrediction,
+    apply_operations,
+    extracted_memories,
+    operation_model,
+)
 from memspy.pipelines.semantic.programs import load_program
-from memspy.pipelines.semantic.schemas import ExtractedMemory, MemorySchema, RemoveDoc, normalize_schemas
+from memspy.pipelines.semantic.schemas import ExtractedMemory, normalize_schemas
 from memspy.pipelines.semantic.validate import ExistingMemory, parse_existing, validate_operations
-from memspy.signatures.extraction import ExtractMemories, MemoryOperation
+from memspy.signatures.extraction import ExtractMemories
 from memspy.signatures.facts import ExtractFacts, ReconcileFacts
 
 __all__ = [
@@ -46,30 +52,6 @@ __all__ = [
 # "facts": list facts, then reconcile with stored memories (the default; what a small local model does well).
 # "single": one call returns the operations (insert/update/delete by id) directly.
 DESIGNS = ("facts", "single")
-
-
-@dataclass
-class AppliedOperation:
-    """A validated change: what the store manager writes. ``content`` is None for deletes."""
-
-    action: Literal["insert", "update", "delete"]
-    id: str
-    kind: str
-    content: BaseModel | None
-    importance: float
-
-
-def _operation_model(schemas: list[MemorySchema], actions: tuple[str, ...]) -> type[BaseModel]:
-    kinds = tuple(s.name for s in schemas)
-    content_t: Any = schemas[0].model
-    for s in schemas[1:]:
-        content_t = content_t | s.model
-    fields: dict[str, Any] = {
-        "action": (Literal[(*actions, "none")], Field(description=MemoryOperation.model_fields["action"].description)),
-        "kind": (Literal[kinds], Field(description="the memory kind of the content")),
-        "content": (content_t | None, Field(default=None, description="the full memory; null for delete")),
-    }
-    return create_model("MemoryOperation", __base__=MemoryOperation, **fields)
 
 
 class MemoryManager(dspy.Module):
@@ -126,7 +108,7 @@ class MemoryManager(dspy.Module):
         )
         self.actions = actions
         if design == "single":
-            op_model: Any = _operation_model(self.schemas, actions)
+            op_model: Any = operation_model(self.schemas, actions)
             ops_t = Annotated[list[op_model], Field(min_length=1)]
             sig = ExtractMemories.with_updated_fields("operations", type_=ops_t)
             if not enable_inserts:
@@ -312,9 +294,9 @@ class MemoryManager(dspy.Module):
                 existing = existing([f.text for f in facts]) if facts else []
             working = self.seed_existing(parse_existing(existing, self.schemas))
             applied = self.apply_facts(facts, working, usage)
-            working = _apply(working, applied)
+            working = apply_operations(working, applied)
             self.usage.record(usage)
-            return MemoryPrediction(memories=_result(working, applied), operations=applied, usage=usage)
+            return MemoryPrediction(memories=extracted_memories(working, applied), operations=applied, usage=usage)
         working = self.seed_existing(parse_existing(existing, self.schemas))
         conversation = render_transcript(messages)
         applied = []
@@ -323,9 +305,9 @@ class MemoryManager(dspy.Module):
             if not ops:
                 break
             applied.extend(ops)
-            working = _apply(working, ops)
+            working = apply_operations(working, ops)
         self.usage.record(usage)
-        return MemoryPrediction(memories=_result(working, applied), operations=applied, usage=usage)
+        return MemoryPrediction(memories=extracted_memories(working, applied), operations=applied, usage=usage)
 
     def invoke(self, input: dict[str, Any], config: Any = None) -> list[ExtractedMemory]:
         """LangMem's call shape: ``{"messages": [...], "existing": [...], "max_steps": n}`` -> memories."""
@@ -340,40 +322,6 @@ class MemoryManager(dspy.Module):
 
 def _as_list(facts: Any) -> list[Any]:
     return facts if isinstance(facts, list) else [facts]  # a profile's one object
-
-
-class MemoryPrediction(dspy.Prediction):
-    """A prediction that also behaves like LangMem's list of ``ExtractedMemory``."""
-
-    def __iter__(self) -> Any:
-        return iter(self.memories)
-
-    def __len__(self) -> int:
-        return len(self.memories)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.memories[key] if isinstance(key, int | slice) else super().__getitem__(key)
-
-
-def _apply(working: list[ExistingMemory], ops: list[AppliedOperation]) -> list[ExistingMemory]:
-    by_id = {e.id: e for e in working}
-    for op in ops:
-        if op.action == "delete":
-            by_id.pop(op.id, None)
-        else:
-            by_id[op.id] = ExistingMemory(op.id, op.kind, op.content, op.importance, False)
-    return list(by_id.values())
-
-
-def _result(working: list[ExistingMemory], applied: list[AppliedOperation]) -> list[ExtractedMemory]:
-    removed = [
-        ExtractedMemory(uuid.uuid4().hex, RemoveDoc(json_doc_id=op.id)) for op in applied if op.action == "delete"
-    ]
-    changed_ids = [op.id for op in applied if op.action != "delete"]
-    by_id = {e.id: e for e in working}
-    keep = [by_id[i] for i in dict.fromkeys(changed_ids) if i in by_id]
-    keep += [e for e in working if e.id not in set(changed_ids) and not e.placeholder]
-    return removed + [ExtractedMemory(e.id, e.content) for e in keep if e.content is not None]
 
 
 def create_memory_manager(lm: Any = None, **kwargs: Any) -> MemoryManager:

@@ -19,7 +19,7 @@ from memspy.pipelines import (
 )
 from memspy.pipelines.records.namespaces import NamespaceTemplate
 from memspy.pipelines.semantic.changes import ChangePlan
-from memspy.pipelines.semantic.manager import AppliedOperation
+from memspy.pipelines.semantic.operations import AppliedOperation
 from memspy.pipelines.semantic.schemas import Memory
 from memspy.pipelines.semantic.scopes import Scopes
 from memspy.stores import EdgeStore, MiniLMEmbedder
