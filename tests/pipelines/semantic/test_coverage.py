@@ -13,16 +13,13 @@ from memspy.pipelines.semantic.coverage import statements, uncovered_statements
 __all__: list[str] = []
 
 
-def said(name: str, text: str) -> dict[str, Any]:
-    return {"role": "user", "name": name, "content": text}
-
-
-CHAT = [
-    {"role": "system", "content": "[session date: 20 January 2023]"},
-    said("Jon", "Hey Gina! Lost my job as a banker yesterday, so I'm starting my own dance studio."),
-    said("Gina", "Sorry Jon! I also lost my job at Door Dash this month. What got you into dance?"),
-    said("Jon", "I've loved dancing since I was a kid. [shares a photo: a trophy on a shelf]"),
+LINES = [
+    ("Jon", "Hey Gina! Lost my job as a banker yesterday, so I'm starting my own dance studio."),
+    ("Gina", "Sorry Jon! I also lost my job at Door Dash this month. What got you into dance?"),
+    ("Jon", "I've loved dancing since I was a kid. [shares a photo: a trophy on a shelf]"),
 ]
+CHAT: list[dict[str, Any]] = [{"role": "system", "content": "[session date: 20 January 2023]"}]
+CHAT += [{"role": "user", "name": name, "content": text} for name, text in LINES]
 
 
 def test_only_first_person_statements_with_content_count() -> None:
