@@ -43,10 +43,6 @@ def _forms(name: str) -> list[str]:
     return sorted({name, name.split()[0]}, key=len, reverse=True)
 
 
-def _names(text: str, name: str) -> bool:
-    return any(re.search(rf"\b{re.escape(f)}\b", text) for f in _forms(name))
-
-
 def attribute(fact: str, messages: list[dict[str, Any]], speakers: list[str] | None = None) -> str:
     """``fact`` with its one named speaker replaced by the speaker whose message it restates (see the module
     docstring); ``fact`` unchanged when that is not clear."""
@@ -61,7 +57,7 @@ def attribute(fact: str, messages: list[dict[str, Any]], speakers: list[str] | N
     best: dict[str, int] = {}
     for m in messages:
         text, name = m.get("content"), m.get("name")
-        if not isinstance(text, str) or not name or m.get("role") == "system" or _names(text, person):
+        if not isinstance(text, str) or not name or m.get("role") == "system" or named_speaker(text, [person]):
             continue
         best[str(name)] = max(best.get(str(name), 0), len(core & content_words(text)))
     own = best.get(person, 0)

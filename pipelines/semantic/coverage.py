@@ -83,11 +83,8 @@ def uncovered_statements(
         role, text = m.get("role"), m.get("content")
         if role in ("system", "tool") or (role == "assistant" and not include_assistant) or not isinstance(text, str):
             continue
-        kept = [
-            s
-            for s in statements(text, min_words=min_words)
-            if not any(len(content_words(s) & words) > max_shared for words in covered)
-        ]
+        said = [(s, content_words(s)) for s in statements(text, min_words=min_words)]
+        kept = [s for s, words in said if not any(len(words & fact) > max_shared for fact in covered)]
         if kept:
             out.append(f"{_speaker(m)}: {' '.join(kept)}")
     return out
