@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from dataclasses import replace
 from typing import Annotated, Any
 
 import dspy
 from pydantic import Field
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
-from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.lm import is_local_lm
-from memspy.pipelines.runtime.messages import normalize_messages, render_transcript
+from memspy.pipelines.runtime.messages import render_transcript
 from memspy.pipelines.runtime.steps import predictor, resolve_lm, run_step
 from memspy.pipelines.runtime.usage import Usage, UsageMeter
-from memspy.pipelines.semantic.attribution import attribute_all
-from memspy.pipelines.semantic.coverage import uncovered_statements
-from memspy.pipelines.semantic.facts import (
-    Fact,
-    chunk_messages,
-    decision_model,
-    fact_item_type,
-    merge_profile,
-    parse_facts,
-    render_dialogue,
-    resolve_decisions,
-    skip_stored,
-)
+from memspy.pipelines.semantic.fact_steps import apply_facts, extract_facts
+from memspy.pipelines.semantic.facts import Fact, decision_model, fact_item_type
 from memspy.pipelines.semantic.operations import (
     AppliedOperation,
     MemoryPrediction,
@@ -129,18 +115,6 @@ class MemoryManager(dspy.Module):
         self.extract = predictor(sig, resolved)
         self.usage = UsageMeter()
 
-    def _chunk_facts(self, pred: Any, chunk: list[dict[str, Any]]) -> tuple[list[Fact], list[str]]:
-        """A chunk's facts from the LM's answer: each given to the speaker whose words it restates
-        (``attribute_speakers``), then the speakers' uncovered statements (``keep_uncovered``)."""
-        items = _as_list(pred.facts)
-        if self.attribute_speakers:
-            items = attribute_all(items, chunk)
-        facts, problems = parse_facts(items, self.schemas)
-        if not problems and self.keeps_uncovered() and all(isinstance(i, str) for i in items):
-            lost = uncovered_statements(items, chunk, include_assistant=self.include_assistant)
-            facts += parse_facts(lost, self.schemas)[0]
-        return facts, problems
-
     def keeps_uncovered(self) -> bool:
         """Whether the statements no listed fact covers are kept (``keep_uncovered``; None: on the local LM)."""
         if self.keep_uncovered is not None:
@@ -194,77 +168,12 @@ class MemoryManager(dspy.Module):
         return [AppliedOperation(**op) for op in ops]
 
     def extract_facts(self, messages: Any, usage: Usage) -> list[Fact]:
-        """Step one of the facts design: the facts of each chunk of ``messages``, one LM call per chunk.
-
-        Raises:
-            MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
-        """
-        msgs = normalize_messages(messages)
-        # What is shown is decided on the whole conversation, before chunking: a chunk of only the assistant's
-        # replies (or of tool results) in a conversation where someone else speaks has nothing to extract.
-        people = any(m.get("role") not in ("system", "assistant", "tool") for m in msgs)
-        assistant = self.include_assistant or not people
-        msgs = [m for m in msgs if m.get("role") != "tool" and (assistant or m.get("role") != "assistant")]
-        facts: list[Fact] = []
-        seen: set[str] = set()
-        for chunk in chunk_messages(msgs, self.chunk_chars):
-            dialogue = render_dialogue(chunk, include_assistant=self.include_assistant)
-            if not any(m.get("role") != "system" for m in chunk) or not dialogue:
-                continue
-            try:
-                got = run_step(
-                    self.extract,
-                    "extract",
-                    usage,
-                    functools.partial(self._chunk_facts, chunk=chunk),
-                    self.max_retries,
-                    conversation=dialogue,
-                    memory_kinds=self.kinds_text(),
-                )
-            except StepError as e:
-                raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
-            for f in got:
-                if f.text.strip().lower() not in seen:
-                    seen.add(f.text.strip().lower())
-                    facts.append(f)
-        return facts
+        """Step one of the facts design (:func:`memspy.pipelines.semantic.fact_steps.extract_facts`)."""
+        return extract_facts(self, messages, usage)
 
     def apply_facts(self, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:
-        """Step two: reconcile ``facts`` with the shown memories; an LM call only when some are shown.
-
-        Stored ids are shown to the LM as short aliases (``m1``, ``m2``...) and mapped back in code.
-        """
-        if not self.enable_inserts:
-            changes = merge_profile(facts, working)
-        else:
-            facts = skip_stored(facts, working)
-            shown = [e for e in working if not e.placeholder]
-            if not facts:
-                return []
-            changes, _ = resolve_decisions([], facts, shown, self.actions)
-            if shown:
-                alias = [ExistingMemory(f"m{i}", e.kind, e.content, e.importance) for i, e in enumerate(shown, 1)]
-                last: dict[str, Any] = {"changes": changes}
-
-                def validate(pred: dspy.Prediction) -> tuple[list[Any], list[str]]:
-                    last["changes"], problems = resolve_decisions(pred.decisions, facts, alias, self.actions)
-                    return last["changes"], problems
-
-                changes = run_step(
-                    self.reconcile,
-                    "reconcile",
-                    usage,
-                    validate,
-                    min(self.max_retries, 1),
-                    fallback=lambda _problems: last["changes"],  # keep the valid decisions of the last answer
-                    error=lambda step, errors, attempts: MemoryExtractionError(errors, attempts=attempts),
-                    new_facts="\n".join(f"{i}. {f.text}" for i, f in enumerate(facts, 1)),
-                    existing_memories="\n".join(f"{a.id}: {render_content(a.content)}" for a in alias),
-                )
-                real = {a.id: e.id for a, e in zip(alias, shown, strict=True)}
-                changes = [replace(c, id=real.get(c.id, c.id)) if c.action != "insert" else c for c in changes]
-        importance = {e.id: e.importance for e in working}
-        return [AppliedOperation(c.action, c.id, c.kind, c.content, importance.get(c.id, 0.5)) for c in changes]
+        """Step two of the facts design (:func:`memspy.pipelines.semantic.fact_steps.apply_facts`)."""
+        return apply_facts(self, facts, working, usage)
 
     def forward(self, messages: Any, existing: Any = None, max_steps: int | None = None) -> dspy.Prediction:
         """Update the memory collection from ``messages``.
@@ -318,10 +227,6 @@ class MemoryManager(dspy.Module):
 
     async def aforward(self, messages: Any, existing: Any = None, max_steps: int | None = None) -> dspy.Prediction:
         return await asyncio.to_thread(self.forward, messages, existing, max_steps)
-
-
-def _as_list(facts: Any) -> list[Any]:
-    return facts if isinstance(facts, list) else [facts]  # a profile's one object
 
 
 def create_memory_manager(lm: Any = None, **kwargs: Any) -> MemoryManager:

@@ -276,6 +276,8 @@ def test_only_the_single_design_is_shown_the_allowed_actions() -> None:
     with dspy.context(lm=dummy):
         MemoryManager(enable_deletes=True)(messages=[msg("user", "I like tea.")])
     assert "Memory:" in prompt(dummy, 0) and "Allowed actions" not in prompt(dummy, 0)
-    assert MemoryManager(design="single", enable_deletes=True).kinds_text().endswith(
-        "Allowed actions: insert, update, delete."
+    assert (
+        MemoryManager(design="single", enable_deletes=True)
+        .kinds_text()
+        .endswith("Allowed actions: insert, update, delete.")
     )

@@ -1,0 +1,127 @@
+"""The facts design's two steps, run for a :class:`~memspy.pipelines.semantic.manager.MemoryManager`.
+
+Step one lists the facts of each chunk of a conversation (one LM call per chunk); code then gives each fact to the
+speaker whose words it restates (:mod:`~memspy.pipelines.semantic.attribution`) and keeps, in the speaker's words,
+what no listed fact covers (:mod:`~memspy.pipelines.semantic.coverage`). Step two reconciles the facts with the
+stored memories shown, with an LM call only when some are shown; code enforces the decisions
+(:func:`~memspy.pipelines.semantic.facts.resolve_decisions`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Any
+
+import dspy
+
+from memspy.pipelines.errors import MemoryExtractionError, StepError
+from memspy.pipelines.records.format import render_content
+from memspy.pipelines.runtime.messages import normalize_messages
+from memspy.pipelines.runtime.steps import run_step
+from memspy.pipelines.runtime.usage import Usage
+from memspy.pipelines.semantic.attribution import attribute_all
+from memspy.pipelines.semantic.coverage import uncovered_statements
+from memspy.pipelines.semantic.facts import (
+    Fact,
+    chunk_messages,
+    merge_profile,
+    parse_facts,
+    render_dialogue,
+    resolve_decisions,
+    skip_stored,
+)
+from memspy.pipelines.semantic.operations import AppliedOperation
+from memspy.pipelines.semantic.validate import ExistingMemory
+
+__all__ = ["apply_facts", "chunk_facts", "extract_facts"]
+
+
+def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[list[Fact], list[str]]:
+    """A chunk's facts from the LM's answer ``pred``: each given to the speaker whose words it restates
+    (``manager.attribute_speakers``), then the speakers' uncovered statements (``manager.keeps_uncovered()``)."""
+    items = pred.facts if isinstance(pred.facts, list) else [pred.facts]  # a profile's one object
+    if manager.attribute_speakers:
+        items = attribute_all(items, chunk)
+    facts, problems = parse_facts(items, manager.schemas)
+    if not problems and manager.keeps_uncovered() and all(isinstance(i, str) for i in items):
+        lost = uncovered_statements(items, chunk, include_assistant=manager.include_assistant)
+        facts += parse_facts(lost, manager.schemas)[0]
+    return facts, problems
+
+
+def extract_facts(manager: Any, messages: Any, usage: Usage) -> list[Fact]:
+    """Step one: the facts of each chunk of ``messages`` (``manager.chunk_chars`` characters), one LM call per
+    chunk, deduplicated by text.
+
+    Raises:
+        MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
+    """
+    msgs = normalize_messages(messages)
+    # What is shown is decided on the whole conversation, before chunking: a chunk of only the assistant's
+    # replies (or of tool results) in a conversation where someone else speaks has nothing to extract.
+    people = any(m.get("role") not in ("system", "assistant", "tool") for m in msgs)
+    assistant = manager.include_assistant or not people
+    msgs = [m for m in msgs if m.get("role") != "tool" and (assistant or m.get("role") != "assistant")]
+    facts: list[Fact] = []
+    seen: set[str] = set()
+    for chunk in chunk_messages(msgs, manager.chunk_chars):
+        dialogue = render_dialogue(chunk, include_assistant=manager.include_assistant)
+        if not any(m.get("role") != "system" for m in chunk) or not dialogue:
+            continue
+        try:
+            got = run_step(
+                manager.extract,
+                "extract",
+                usage,
+                functools.partial(chunk_facts, manager, chunk=chunk),
+                manager.max_retries,
+                conversation=dialogue,
+                memory_kinds=manager.kinds_text(),
+            )
+        except StepError as e:
+            raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+        for f in got:
+            if f.text.strip().lower() not in seen:
+                seen.add(f.text.strip().lower())
+                facts.append(f)
+    return facts
+
+
+def apply_facts(manager: Any, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:
+    """Step two: reconcile ``facts`` with the shown memories ``working``; an LM call only when some are shown.
+
+    Stored ids are shown to the LM as short aliases (``m1``, ``m2``...) and mapped back in code. A profile
+    manager (no inserts) merges the facts into its documents without a call.
+    """
+    if not manager.enable_inserts:
+        changes = merge_profile(facts, working)
+    else:
+        facts = skip_stored(facts, working)
+        shown = [e for e in working if not e.placeholder]
+        if not facts:
+            return []
+        changes, _ = resolve_decisions([], facts, shown, manager.actions)
+        if shown:
+            alias = [ExistingMemory(f"m{i}", e.kind, e.content, e.importance) for i, e in enumerate(shown, 1)]
+            last: dict[str, Any] = {"changes": changes}
+
+            def validate(pred: dspy.Prediction) -> tuple[list[Any], list[str]]:
+                last["changes"], problems = resolve_decisions(pred.decisions, facts, alias, manager.actions)
+                return last["changes"], problems
+
+            changes = run_step(
+                manager.reconcile,
+                "reconcile",
+                usage,
+                validate,
+                min(manager.max_retries, 1),
+                fallback=lambda _problems: last["changes"],  # keep the valid decisions of the last answer
+                error=lambda step, errors, attempts: MemoryExtractionError(errors, attempts=attempts),
+                new_facts="\n".join(f"{i}. {f.text}" for i, f in enumerate(facts, 1)),
+                existing_memories="\n".join(f"{a.id}: {render_content(a.content)}" for a in alias),
+            )
+            real = {a.id: e.id for a, e in zip(alias, shown, strict=True)}
+            changes = [replace(c, id=real.get(c.id, c.id)) if c.action != "insert" else c for c in changes]
+    importance = {e.id: e.importance for e in working}
+    return [AppliedOperation(c.action, c.id, c.kind, c.content, importance.get(c.id, 0.5)) for c in changes]

@@ -1,0 +1,57 @@
+"""The facts design's steps: one call per chunk, deduplicated facts, reconciliation only when memories are shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+from dspy.utils import DummyLM
+
+from memspy.pipelines import MemoryManager
+from memspy.pipelines.runtime.usage import Usage
+from memspy.pipelines.semantic.fact_steps import apply_facts, chunk_facts, extract_facts
+from memspy.pipelines.semantic.validate import parse_existing
+
+__all__: list[str] = []
+
+CHAT: list[dict[str, Any]] = [
+    {"role": "user", "name": "Jon", "content": "I lost my job as a banker yesterday, so I'm opening a dance studio."},
+    {"role": "user", "name": "Gina", "content": "Oh no! I adopted two cats from the shelter last month."},
+]
+
+
+def test_a_chunks_facts_are_attributed_then_completed_with_uncovered_statements() -> None:
+    manager = MemoryManager(keep_uncovered=True)
+    pred = dspy.Prediction(facts=["Gina is opening a dance studio"])  # Jon's words, given to Gina
+    facts, problems = chunk_facts(manager, pred, CHAT)
+    assert problems == []
+    assert [f.text for f in facts] == [
+        "Jon is opening a dance studio",
+        "Gina: I adopted two cats from the shelter last month.",
+    ]
+    plain, _ = chunk_facts(MemoryManager(attribute_speakers=False, keep_uncovered=False), pred, CHAT)
+    assert [f.text for f in plain] == ["Gina is opening a dance studio"]
+
+
+def test_each_chunk_is_one_call_and_repeated_facts_are_kept_once() -> None:
+    long_chat = [{"role": "user", "content": f"Message {i}: " + "I like green tea a lot. " * 12} for i in range(4)]
+    answers = [{"facts": ["The user likes green tea."]}, {"facts": ["the user likes green tea.", "The user is calm."]}]
+    manager = MemoryManager(chunk_chars=700, keep_uncovered=False)
+    usage = Usage()
+    with dspy.context(lm=DummyLM(answers, adapter=dspy.JSONAdapter())):
+        facts = extract_facts(manager, long_chat, usage)
+    assert usage.calls == 2
+    assert [f.text for f in facts] == ["The user likes green tea.", "The user is calm."]
+
+
+def test_new_facts_with_no_memory_shown_insert_without_a_call() -> None:
+    manager = MemoryManager()
+    facts, _ = chunk_facts(manager, dspy.Prediction(facts=["Jon lost his job as a banker"]), CHAT[:1])
+    usage = Usage()
+    with dspy.context(lm=DummyLM([], adapter=dspy.JSONAdapter())):  # any call would fail: no answers
+        applied = apply_facts(manager, facts, [], usage)
+    assert usage.calls == 0
+    assert [(a.action, a.content.content) for a in applied] == [("insert", "Jon lost his job as a banker")]
+    shown = parse_existing([("k1", "Jon lost his job as a banker")], manager.schemas)
+    assert apply_facts(manager, facts, shown, usage) == []  # already stored: skipped before any call
+    assert usage.calls == 0
