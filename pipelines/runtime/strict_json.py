@@ -19,7 +19,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-__all__ = ["MAX_ANSWER_DEPTH", "StrictJSONAdapter", "answer_depth", "finish_reasons", "strict"]
+__all__ = ["CUT_OFF", "MAX_ANSWER_DEPTH", "StrictJSONAdapter", "answer_depth", "finish_reasons", "strict"]
 
 MAX_ANSWER_DEPTH = 64
 
@@ -77,6 +77,10 @@ def _call_response(lm: Any, outputs: Any) -> Any:
     return None
 
 
+# The start of the parse error of an answer cut off at max_tokens (or ended early as a loop).
+CUT_OFF = "the answer was cut off at max_tokens"
+
+
 class StrictJSONAdapter(dspy.JSONAdapter):
     """``dspy.JSONAdapter`` that raises ``AdapterParseError`` on a truncated, repaired or over-deep answer."""
 
@@ -93,7 +97,7 @@ class StrictJSONAdapter(dspy.JSONAdapter):
                 adapter_name=type(self).__name__,
                 signature=original_signature,
                 lm_response=str(outputs)[:300],
-                message="the answer was cut off at max_tokens: give a shorter, complete answer",
+                message=f"{CUT_OFF}: give a shorter, complete answer",
             )
         return super()._call_postprocess(processed_signature, original_signature, outputs, lm, lm_kwargs)
 

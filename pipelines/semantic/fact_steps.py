@@ -19,6 +19,7 @@ from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import normalize_messages
 from memspy.pipelines.runtime.steps import run_step
+from memspy.pipelines.runtime.strict_json import CUT_OFF
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.attribution import attribute_all
 from memspy.pipelines.semantic.coverage import uncovered_statements
@@ -52,7 +53,7 @@ def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[l
 
 def extract_facts(manager: Any, messages: Any, usage: Usage) -> list[Fact]:
     """Step one: the facts of each chunk of ``messages`` (``manager.chunk_chars`` characters), one LM call per
-    chunk, deduplicated by text.
+    chunk (a chunk whose answer is cut off is read again as two halves), deduplicated by text.
 
     Raises:
         MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
@@ -66,26 +67,43 @@ def extract_facts(manager: Any, messages: Any, usage: Usage) -> list[Fact]:
     facts: list[Fact] = []
     seen: set[str] = set()
     for chunk in chunk_messages(msgs, manager.chunk_chars):
-        dialogue = render_dialogue(chunk, include_assistant=manager.include_assistant)
-        if not any(m.get("role") != "system" for m in chunk) or not dialogue:
-            continue
-        try:
-            got = run_step(
-                manager.extract,
-                "extract",
-                usage,
-                functools.partial(chunk_facts, manager, chunk=chunk),
-                manager.max_retries,
-                conversation=dialogue,
-                memory_kinds=manager.kinds_text(),
-            )
-        except StepError as e:
-            raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
-        for f in got:
+        for f in _chunk_answer(manager, chunk, usage):
             if f.text.strip().lower() not in seen:
                 seen.add(f.text.strip().lower())
                 facts.append(f)
     return facts
+
+
+def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> list[Fact]:
+    """One chunk's facts; a chunk whose answer is cut off at ``max_tokens`` is read again as two halves.
+
+    A cut-off answer means the chunk states more than one answer holds: asking again for the same chunk gets the
+    same long list from a small model, so the first cut-off splits the chunk (at message boundaries, each half
+    with the chunk's system messages) instead of spending the retries on it.
+    """
+    dialogue = render_dialogue(chunk, include_assistant=manager.include_assistant)
+    spoken = [m for m in chunk if m.get("role") != "system"]
+    if not spoken or not dialogue:
+        return []
+    inputs = {"conversation": dialogue, "memory_kinds": manager.kinds_text()}
+    validate = functools.partial(chunk_facts, manager, chunk=chunk)
+    retries = manager.max_retries
+    try:
+        if len(spoken) >= 2 and retries > 0:  # a parse failure returns at once: a cut-off answer splits the chunk
+            try:
+                return run_step(manager.extract, "extract", usage, validate, retries, parse_retries=0, **inputs)
+            except StepError as e:
+                if any(CUT_OFF in problem for problem in e.errors):
+                    head = [m for m in chunk if m.get("role") == "system"]
+                    half = len(spoken) // 2
+                    return [
+                        *_chunk_answer(manager, head + spoken[:half], usage),
+                        *_chunk_answer(manager, head + spoken[half:], usage),
+                    ]
+                retries -= 1  # another parse failure: the usual retries, less the attempt spent
+        return run_step(manager.extract, "extract", usage, validate, retries, **inputs)
+    except StepError as e:
+        raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
 
 
 def apply_facts(manager: Any, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:

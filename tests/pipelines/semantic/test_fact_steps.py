@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import dspy
+import pytest
 from dspy.utils import DummyLM
+from scripted_engine import scripted
 
-from memspy.pipelines import MemoryManager
+from memspy.pipelines import MemoryExtractionError, MemoryManager
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.fact_steps import apply_facts, chunk_facts, extract_facts
 from memspy.pipelines.semantic.validate import parse_existing
@@ -55,3 +57,23 @@ def test_new_facts_with_no_memory_shown_insert_without_a_call() -> None:
     shown = parse_existing([("k1", "Jon lost his job as a banker")], manager.schemas)
     assert apply_facts(manager, facts, shown, usage) == []  # already stored: skipped before any call
     assert usage.calls == 0
+
+
+def test_a_chunk_whose_answer_is_cut_off_is_read_again_in_halves() -> None:
+    cut = '{"facts": ["Jon lost his job as a banker", "Jon is opening'
+    lm, engine = scripted(
+        (cut, "length"),
+        ('{"facts": ["Jon lost his job as a banker"]}', "stop"),
+        ('{"facts": ["Gina adopted two cats from the shelter"]}', "stop"),
+    )
+    with dspy.context(lm=lm):
+        facts = extract_facts(MemoryManager(keep_uncovered=False), CHAT, Usage())
+    assert engine.calls == 3  # the cut-off answer, then one call per half: no retry spent on the whole chunk
+    assert [f.text for f in facts] == ["Jon lost his job as a banker", "Gina adopted two cats from the shelter"]
+
+
+def test_a_single_message_cut_off_every_time_fails_loudly() -> None:
+    lm, engine = scripted(('{"facts": ["Jon lost his', "length"))
+    with dspy.context(lm=lm), pytest.raises(MemoryExtractionError, match="cut off"):
+        extract_facts(MemoryManager(max_retries=1), CHAT[:1], Usage())
+    assert engine.calls == 2  # nothing left to split: the usual retry, then the typed error
