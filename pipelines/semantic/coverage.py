@@ -2,10 +2,11 @@
 
 A 1.5B model lists five to ten facts per chunk of a conversation and silently drops the rest, however the prompt
 asks. Code can see what it dropped: a sentence a person says about themselves (first person, not a question or a
-request, at least ``min_words`` content words) that shares at most ``max_shared`` content words with every fact
-listed for the chunk is lost unless it is kept. Each message's uncovered sentences become one more fact,
-``"<speaker>: <sentences>"`` (the speaker's name, else ``User``), which then goes through reconciliation like
-the LM's own facts; bracketed notes such as ``[shares a photo: ...]`` are not the speaker's words and are left out.
+request, at least ``min_words`` content words besides words of feeling, pleasantry, time and talk, ``NO_FACT``)
+that shares at most ``max_shared`` content words with every fact listed for the chunk is lost unless it is kept.
+Each message's uncovered sentences become one more fact, ``"<speaker>: <sentences>"`` (the speaker's name, else
+``User``), which then goes through reconciliation like the LM's own facts; bracketed notes such as
+``[shares a photo: ...]`` are not the speaker's words and are left out.
 
 Measured with the local LM (``memspy eval extraction --split dev --limit 16``, conv-26 sessions 1-16, 154 gold
 facts): recall 0.49 -> 0.78, precision 0.47 -> 0.45, evidence 0.37 -> 0.71, memories per session 10 -> 20, the same
@@ -27,10 +28,24 @@ from typing import Any
 
 from memspy.pipelines.runtime.messages import content_words
 
-__all__ = ["MAX_SHARED", "MIN_WORDS", "statements", "uncovered_statements"]
+__all__ = ["MAX_SHARED", "MIN_WORDS", "NO_FACT", "statements", "uncovered_statements"]
 
-MIN_WORDS = 4  # content words a sentence needs to state something
+MIN_WORDS = 4  # content words, besides those of NO_FACT, a sentence needs to state something
 MAX_SHARED = 1  # content words a sentence may share with a fact and still be uncovered
+
+# Words of feeling, pleasantry, time and talk: a sentence made of them ("I was so happy and thankful for all the
+# support", "A lot's been going on in my life!") tells how someone feels or that they talk, not a fact to keep.
+# Preference and intent verbs (love, want, wish, help) are not among them: they carry facts.
+NO_FACT = frozenset(
+    """
+    happy thankful glad proud excited exciting amazing awesome great good nice cool fun special feel felt feeling
+    wow hey well yeah gonna sure totally really pretty best way much many lot bit stuff thing things
+    journey life going happening come came far long road done doing made make makes important difference
+    support friend friends share sharing chat chatted talked think know known hope moments memories
+    always never ever since last back now right soon today yesterday tomorrow day days time times week weeks
+    month months year years
+    """.split()
+)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _NOTE = re.compile(r"\s*\[[^\]]*\]")
@@ -43,13 +58,14 @@ _REQUEST = re.compile(
 
 
 def statements(text: str, *, min_words: int = MIN_WORDS) -> list[str]:
-    """The sentences of ``text`` in which the speaker states something about themselves (see the module)."""
+    """The sentences of ``text`` in which the speaker states something about themselves: first person, not a
+    question or a request, with ``min_words`` content words outside :data:`NO_FACT` (see the module)."""
     out = []
     for sentence in _SENTENCE.split(_NOTE.sub("", text).strip()):
         s = sentence.strip()
         if not s or s.endswith("?") or _REQUEST.search(s) or not _FIRST_PERSON.search(s):
             continue
-        if len(content_words(s)) >= min_words:
+        if len(content_words(s) - NO_FACT) >= min_words:
             out.append(s)
     return out
 

@@ -12,7 +12,9 @@ Two rules keep a wrong label from losing information. A "skip" says the fact is 
 cites (or, with no id, every shown memory) holds fewer than half of the fact's content words, the fact is added
 instead. A fact that "updates" a second memory after the first has made that memory a copy of the same fact: the
 second is retired (when deletes are allowed) rather than left to say what the fact replaced. A free-text fact that
-opens with a bare pronoun ("They look great!") names no one and is dropped: a memory must stand alone.
+opens with a bare pronoun ("They look great!") names no one and is dropped: a memory must stand alone. So is one
+about the talk rather than a person ("The conversation mentions the kind of words used.") and one that reports a
+courtesy between the speakers ("Caroline thanks Melanie for her kind words."): neither is worth remembering.
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ def fact_item_type(schemas: list[MemorySchema]) -> Any:
 
 # A sentence that opens with one of these names no one: it cannot be read without the conversation.
 _UNNAMED = re.compile(r"^\s*(?:they|it|this|that|these|those|we|you|he|she|there|gonna)\b", re.IGNORECASE)
+# A sentence about the talk itself, or a courtesy one named speaker pays another: nothing to remember.
+_ABOUT_TALK = re.compile(
+    r"^\s*(?:the\s+)?(?:conversation|dialogue|chat|session|transcript|discussion|speakers?)\b", re.IGNORECASE
+)
+_COURTESY = re.compile(r"^\s*[A-Z][\w'-]*\s+(?:is\s+|was\s+)?(?:thank|congratulat|compliment|greet|apologi[sz])\w*\b")
+
+
+def _says_nothing(text: str) -> bool:
+    return not text.strip() or any(p.match(text) for p in (_UNNAMED, _ABOUT_TALK, _COURTESY))
 
 
 def restates(fact: str, memory: str) -> bool:
@@ -99,7 +110,7 @@ def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[lis
             body = item.model_dump() if isinstance(item, BaseModel) else dict(item or {})
             schema = next((s for s in schemas if s.name == body.get("kind")), schemas[0])
             content = body.get("content")
-        if isinstance(content, str) and (not content.strip() or _UNNAMED.match(content)):
+        if isinstance(content, str) and _says_nothing(content):
             continue
         try:
             valid = schema.validate(content.strip() if isinstance(content, str) else content)

@@ -16,7 +16,7 @@ __all__: list[str] = []
 LINES = [
     ("Jon", "Hey Gina! Lost my job as a banker yesterday, so I'm starting my own dance studio."),
     ("Gina", "Sorry Jon! I also lost my job at Door Dash this month. What got you into dance?"),
-    ("Jon", "I've loved dancing since I was a kid. [shares a photo: a trophy on a shelf]"),
+    ("Jon", "I've loved salsa dancing at the local club since I was a kid. [shares a photo: a trophy on a shelf]"),
 ]
 CHAT: list[dict[str, Any]] = [{"role": "system", "content": "[session date: 20 January 2023]"}]
 CHAT += [{"role": "user", "name": name, "content": text} for name, text in LINES]
@@ -26,6 +26,8 @@ def test_only_first_person_statements_with_content_count() -> None:
     assert statements("What got you into dance? Can you show me your moves? I love dancing.") == []  # 2 words
     assert statements("Can you remind me to buy fresh milk tomorrow morning please.") == []  # a request
     assert statements("The weather was lovely and sunny all week long.") == []  # not about the speaker
+    assert statements("I was so happy and thankful for all the support last week.") == []  # feelings, no fact
+    assert statements("Since we last chatted, a lot's been going on in my life!") == []
     assert statements("Wow! I adopted a beagle puppy named Max last week. [shares a photo: a dog]") == [
         "I adopted a beagle puppy named Max last week."
     ]
@@ -35,7 +37,7 @@ def test_sentences_no_fact_covers_are_kept_in_the_speakers_words() -> None:
     facts = ["Jon is starting his own dance studio"]
     assert uncovered_statements(facts, CHAT) == [
         "Gina: I also lost my job at Door Dash this month.",
-        "Jon: I've loved dancing since I was a kid.",
+        "Jon: I've loved salsa dancing at the local club since I was a kid.",
     ]
     facts += ["Gina lost her job at Door Dash", "Jon has loved dancing since he was a kid"]
     assert uncovered_statements(facts, CHAT) == []  # Jon's first message shares "dance", "studio" with a fact

@@ -10,7 +10,8 @@ import pytest
 from dspy.utils import DummyLM
 
 from memspy.pipelines import Memory, MemoryManager, Triple, UserProfile, create_memory_store_manager
-from memspy.pipelines.semantic.facts import chunk_messages, render_dialogue
+from memspy.pipelines.semantic.facts import chunk_messages, parse_facts, render_dialogue
+from memspy.pipelines.semantic.schemas import normalize_schemas
 from memspy.stores import EdgeStore, MiniLMEmbedder
 
 U1 = {"configurable": {"user_id": "u1"}}
@@ -269,6 +270,23 @@ def test_a_fact_that_opens_with_a_bare_pronoun_is_dropped() -> None:
     with dspy.context(lm=dummy):
         pred = manager(messages=[msg("user", "My studio opened! They look great!", name="Jon")])
     assert [c.content for _, _, c in ops(pred)] == ["Jon started a dance studio."]
+
+
+def test_facts_about_the_talk_or_a_courtesy_between_speakers_are_dropped() -> None:
+    listed = parse_facts(
+        [
+            "The conversation mentions the kind of words used.",
+            "Caroline thanks Melanie for her kind words.",
+            "Melanie is congratulating Caroline on her new job.",
+            "Caroline thinks the session went well.",  # about a person: kept
+            "The user is grateful for the tea their sister sent.",  # about a person: kept
+        ],
+        normalize_schemas(None),
+    )[0]
+    assert [f.text for f in listed] == [
+        "Caroline thinks the session went well.",
+        "The user is grateful for the tea their sister sent.",
+    ]
 
 
 def test_only_the_single_design_is_shown_the_allowed_actions() -> None:
