@@ -100,6 +100,8 @@ def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> li
                         *_chunk_answer(manager, head + spoken[:half], usage),
                         *_chunk_answer(manager, head + spoken[half:], usage),
                     ]
+                if e.attempts > 1:  # every attempt parsed but was invalid: the retries are spent
+                    raise
                 retries -= 1  # another parse failure: the usual retries, less the attempt spent
         return run_step(manager.extract, "extract", usage, validate, retries, **inputs)
     except StepError as e:
