@@ -14,7 +14,7 @@ import dspy
 import pytest
 from hypothesis import settings
 
-from memspy.stores import MiniLMEmbedder
+from memspy.stores import EdgeStore, MiniLMEmbedder
 
 # The same examples on every run: CI must not pass or fail by chance.
 settings.register_profile("memspy", derandomize=True, deadline=None)
@@ -44,3 +44,11 @@ def _fresh_dspy() -> Iterator[None]:
 def embedder() -> MiniLMEmbedder:
     """The real offline MiniLM embedder, loaded once."""
     return MiniLMEmbedder()
+
+
+@pytest.fixture
+def edge_store(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[EdgeStore]:
+    """A fresh embedded store in ``tmp_path`` with the shared embedder, closed after the test."""
+    store = EdgeStore(tmp_path / "store", embedder=embedder)
+    yield store
+    store.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -12,18 +10,11 @@ from memspy.pipelines import MemoryToolError
 from memspy.pipelines.records.namespaces import NamespaceTemplate
 from memspy.pipelines.semantic.schemas import normalize_schemas
 from memspy.pipelines.semantic.tool_backends import ManageMemory, SearchMemory
-from memspy.stores import EdgeStore, MiniLMEmbedder
+from memspy.stores import EdgeStore
 
 __all__: list[str] = []
 
 NS = ("memories", "u1")
-
-
-@pytest.fixture
-def store(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[EdgeStore]:
-    s = EdgeStore(tmp_path / "s", embedder=embedder)
-    yield s
-    s.close()
 
 
 def _manage(store: EdgeStore) -> ManageMemory:
@@ -31,7 +22,8 @@ def _manage(store: EdgeStore) -> ManageMemory:
     return ManageMemory("manage_memory", NamespaceTemplate(NS), store, schema, True, ("create", "delete"), False)
 
 
-def test_a_repeated_create_stores_one_record_and_a_delete_retires_it(store: EdgeStore) -> None:
+def test_a_repeated_create_stores_one_record_and_a_delete_retires_it(edge_store: EdgeStore) -> None:
+    store = edge_store
     manage = _manage(store)
     key = manage(content="The user prefers dark mode.").split()[-1]
     assert "already holds this" in manage(content="The user prefers dark mode.")
@@ -42,9 +34,9 @@ def test_a_repeated_create_stores_one_record_and_a_delete_retires_it(store: Edge
         manage(content="x", action="update", id=key)
 
 
-def test_search_ranks_the_namespace_and_refuses_a_bad_limit(store: EdgeStore) -> None:
-    _manage(store)(content="The user prefers dark mode.")
-    search = SearchMemory("search_memory", NamespaceTemplate(NS), store, "content", None)
+def test_search_ranks_the_namespace_and_refuses_a_bad_limit(edge_store: EdgeStore) -> None:
+    _manage(edge_store)(content="The user prefers dark mode.")
+    search = SearchMemory("search_memory", NamespaceTemplate(NS), edge_store, "content", None)
     rows = json.loads(search(query="display mode"))
     assert [r["content"]["content"] for r in rows] == ["The user prefers dark mode."]
     with pytest.raises(MemoryToolError, match="limit must be an integer from 1 to 100"):
