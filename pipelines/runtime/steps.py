@@ -59,6 +59,7 @@ def run_step(
     parse_retries: int | None = None,
     fallback: Callable[[list[str]], T] | None = None,
     error: Callable[[str, list[str], int], Exception] = StepError,
+    give_up: Callable[[list[str]], bool] | None = None,
     **inputs: Any,
 ) -> T:
     """Call ``predictor`` until ``validate`` finds no problem, at most ``max_retries + 1`` times.
@@ -77,6 +78,8 @@ def run_step(
         fallback: Called with the last problems when every attempt was rejected; its value is returned instead
             of raising.
         error: Builds the exception raised on failure from ``(step, problems, attempts)``.
+        give_up: Given the problems of an answer that did not parse, whether asking again is pointless (an answer
+            cut off at ``max_tokens``, for a caller that can shorten the input): then ``error`` is raised at once.
         **inputs: The signature's other inputs.
 
     Returns:
@@ -86,7 +89,7 @@ def run_step(
         StepError: every attempt was unparseable or invalid (or the exception ``error`` builds).
     """
     errors: list[str] = []
-    for _attempt in range(max_retries + 1):
+    for attempt in range(max_retries + 1):
         extra = {"corrections": rejected(errors)} if feedback else {}
         pred = None
         for _parse in range((parse_retries or 0) + 1):
@@ -101,6 +104,8 @@ def run_step(
         if pred is None:
             if parse_retries is not None:
                 raise error(step, errors, parse_retries + 1)
+            if give_up is not None and give_up(errors):
+                raise error(step, errors, attempt + 1)
             continue
         result, errors = validate(pred)
         if not errors:

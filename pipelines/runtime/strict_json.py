@@ -19,7 +19,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-__all__ = ["CUT_OFF", "MAX_ANSWER_DEPTH", "StrictJSONAdapter", "answer_depth", "finish_reasons", "strict"]
+__all__ = ["CUT_OFF", "MAX_ANSWER_DEPTH", "StrictJSONAdapter", "answer_depth", "cut_off", "finish_reasons", "strict"]
 
 MAX_ANSWER_DEPTH = 64
 
@@ -79,6 +79,11 @@ def _call_response(lm: Any, outputs: Any) -> Any:
 
 # The start of the parse error of an answer cut off at max_tokens (or ended early as a loop).
 CUT_OFF = "the answer was cut off at max_tokens"
+
+
+def cut_off(problems: list[str]) -> bool:
+    """Whether ``problems`` (a step's parse errors) say the answer was cut off at ``max_tokens``."""
+    return any(CUT_OFF in p for p in problems)
 
 
 class StrictJSONAdapter(dspy.JSONAdapter):

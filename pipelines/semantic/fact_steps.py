@@ -19,7 +19,7 @@ from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import normalize_messages
 from memspy.pipelines.runtime.steps import run_step
-from memspy.pipelines.runtime.strict_json import CUT_OFF
+from memspy.pipelines.runtime.strict_json import cut_off
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.attribution import attribute_all
 from memspy.pipelines.semantic.coverage import uncovered_statements
@@ -87,25 +87,22 @@ def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> li
         return []
     inputs = {"conversation": dialogue, "memory_kinds": manager.kinds_text()}
     validate = functools.partial(chunk_facts, manager, chunk=chunk)
-    retries = manager.max_retries
+    splittable = len(spoken) >= 2
     try:
-        if len(spoken) >= 2 and retries > 0:  # a parse failure returns at once: a cut-off answer splits the chunk
-            try:
-                return run_step(manager.extract, "extract", usage, validate, retries, parse_retries=0, **inputs)
-            except StepError as e:
-                if any(CUT_OFF in problem for problem in e.errors):
-                    head = [m for m in chunk if m.get("role") == "system"]
-                    half = len(spoken) // 2
-                    return [
-                        *_chunk_answer(manager, head + spoken[:half], usage),
-                        *_chunk_answer(manager, head + spoken[half:], usage),
-                    ]
-                if e.attempts > 1:  # every attempt parsed but was invalid: the retries are spent
-                    raise
-                retries -= 1  # another parse failure: the usual retries, less the attempt spent
-        return run_step(manager.extract, "extract", usage, validate, retries, **inputs)
+        return run_step(
+            manager.extract,
+            "extract",
+            usage,
+            validate,
+            manager.max_retries,
+            give_up=cut_off if splittable else None,
+            **inputs,
+        )
     except StepError as e:
-        raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+        if not (splittable and cut_off(e.errors)):
+            raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+    head, half = [m for m in chunk if m.get("role") == "system"], len(spoken) // 2
+    return [*_chunk_answer(manager, head + spoken[:half], usage), *_chunk_answer(manager, head + spoken[half:], usage)]
 
 
 def apply_facts(manager: Any, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:

@@ -10,7 +10,7 @@ import pytest
 from scripted_engine import scripted
 
 from memspy.pipelines import Memory, MemoryExtractionError, create_memory_manager
-from memspy.pipelines.runtime.strict_json import StrictJSONAdapter, answer_depth, finish_reasons, strict
+from memspy.pipelines.runtime.strict_json import StrictJSONAdapter, answer_depth, cut_off, finish_reasons, strict
 
 CUT = '{"operations": [{"action": "insert", "id": null, "kind": "Memory", "content": {"content": "The user is not all'
 GOOD = json.dumps(
@@ -36,9 +36,10 @@ def _extract(lm: dspy.LM, max_retries: int = 1) -> list[Any]:
 
 def test_an_answer_cut_at_max_tokens_is_retried_then_fails() -> None:
     lm, engine = scripted((CUT, "length"))
-    with pytest.raises(MemoryExtractionError, match="cut off"):
+    with pytest.raises(MemoryExtractionError, match="cut off") as raised:
         _extract(lm, max_retries=1)
     assert engine.calls == 2  # tried again, then gave up; nothing returned to store
+    assert cut_off(raised.value.errors) and not cut_off(["the answer is not one complete JSON object"])
 
 
 def test_a_cut_answer_that_json_repair_would_accept_is_rejected_even_without_a_finish_reason() -> None:
