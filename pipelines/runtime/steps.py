@@ -14,7 +14,7 @@ import dspy
 
 from memspy.pipelines.errors import StepError
 from memspy.pipelines.runtime.lm import build_lm
-from memspy.pipelines.runtime.strict_json import strict
+from memspy.pipelines.runtime.strict_json import CutOffAnswer, strict
 from memspy.pipelines.runtime.usage import Usage, measure
 
 __all__ = ["accept", "predictor", "rejected", "resolve_lm", "run_step"]
@@ -59,7 +59,7 @@ def run_step(
     parse_retries: int | None = None,
     fallback: Callable[[list[str]], T] | None = None,
     error: Callable[[str, list[str], int], Exception] = StepError,
-    give_up: Callable[[list[str]], bool] | None = None,
+    cut_short: Callable[[str], T | None] | None = None,
     **inputs: Any,
 ) -> T:
     """Call ``predictor`` until ``validate`` finds no problem, at most ``max_retries + 1`` times.
@@ -78,8 +78,9 @@ def run_step(
         fallback: Called with the last problems when every attempt was rejected; its value is returned instead
             of raising.
         error: Builds the exception raised on failure from ``(step, problems, attempts)``.
-        give_up: Given the problems of an answer that did not parse, whether asking again is pointless (an answer
-            cut off at ``max_tokens``, for a caller that can shorten the input): then ``error`` is raised at once.
+        cut_short: Given the text of an answer cut off at ``max_tokens`` (asked again, a small model writes the same
+            long answer): a result to return at once (what the answer finished, say), or None to go on as with any
+            unparseable answer. It may raise instead (a caller that will shorten the input).
         **inputs: The signature's other inputs.
 
     Returns:
@@ -89,7 +90,7 @@ def run_step(
         StepError: every attempt was unparseable or invalid (or the exception ``error`` builds).
     """
     errors: list[str] = []
-    for attempt in range(max_retries + 1):
+    for _attempt in range(max_retries + 1):
         extra = {"corrections": rejected(errors)} if feedback else {}
         pred = None
         for _parse in range((parse_retries or 0) + 1):
@@ -101,11 +102,13 @@ def run_step(
                 break
             except (dspy.utils.exceptions.AdapterParseError, ValueError, RecursionError) as e:
                 errors = [f"the answer could not be parsed: {str(e)[:300]}"]
+                if isinstance(e, CutOffAnswer) and cut_short is not None:
+                    salvaged = cut_short(e.answer)
+                    if salvaged is not None:
+                        return salvaged
         if pred is None:
             if parse_retries is not None:
                 raise error(step, errors, parse_retries + 1)
-            if give_up is not None and give_up(errors):
-                raise error(step, errors, attempt + 1)
             continue
         result, errors = validate(pred)
         if not errors:

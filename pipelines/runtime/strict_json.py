@@ -19,7 +19,17 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-__all__ = ["CUT_OFF", "MAX_ANSWER_DEPTH", "StrictJSONAdapter", "answer_depth", "cut_off", "finish_reasons", "strict"]
+__all__ = [
+    "CUT_OFF",
+    "MAX_ANSWER_DEPTH",
+    "CutOffAnswer",
+    "StrictJSONAdapter",
+    "answer_depth",
+    "complete_items",
+    "cut_off",
+    "finish_reasons",
+    "strict",
+]
 
 MAX_ANSWER_DEPTH = 64
 
@@ -86,6 +96,51 @@ def cut_off(problems: list[str]) -> bool:
     return any(CUT_OFF in p for p in problems)
 
 
+class CutOffAnswer(AdapterParseError):
+    """An answer cut off at ``max_tokens`` (or ended early as a loop); ``answer`` holds its whole text."""
+
+    def __init__(self, adapter_name: str, signature: Any, answer: str) -> None:
+        super().__init__(
+            adapter_name=adapter_name,
+            signature=signature,
+            lm_response=answer[:300],
+            message=f"{CUT_OFF}: give a shorter, complete answer",
+        )
+        self.answer = answer
+
+
+def complete_items(answer: str, field: str) -> list[Any]:
+    """The items of the JSON list ``field`` that a cut-off ``answer`` finished: each one followed by ``,`` or
+    ``]``, so the item the cut fell in is never among them (unlike a repaired parse, which keeps its fragment).
+
+    ``{"facts": ["A.", "B.", "C is no`` gives ``["A.", "B."]``; no list under ``field`` gives ``[]``.
+    """
+    body = _unfenced(answer)
+    key = body.find(json.dumps(field))
+    if key < 0:
+        return []
+    after_key = key + len(json.dumps(field))
+    start = body.find("[", after_key)
+    if start < 0 or body[after_key:start].strip(" \t\r\n:"):
+        return []
+    items: list[Any] = []
+    decoder, pos = json.JSONDecoder(), start + 1
+    while True:
+        while pos < len(body) and body[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            item, end = decoder.raw_decode(body, pos)
+        except ValueError:
+            return items
+        rest = body[end:].lstrip()
+        if not rest or rest[0] not in ",]":
+            return items
+        items.append(item)
+        if rest[0] == "]":
+            return items
+        pos = end
+
+
 class StrictJSONAdapter(dspy.JSONAdapter):
     """``dspy.JSONAdapter`` that raises ``AdapterParseError`` on a truncated, repaired or over-deep answer."""
 
@@ -98,12 +153,9 @@ class StrictJSONAdapter(dspy.JSONAdapter):
         lm_kwargs: dict[str, Any],
     ) -> list[dict[str, Any]]:
         if "length" in finish_reasons(_call_response(lm, outputs)):
-            raise AdapterParseError(
-                adapter_name=type(self).__name__,
-                signature=original_signature,
-                lm_response=str(outputs)[:300],
-                message=f"{CUT_OFF}: give a shorter, complete answer",
-            )
+            first = outputs[0] if outputs else ""
+            text = first if isinstance(first, str) else str(first.get("text", first))
+            raise CutOffAnswer(type(self).__name__, original_signature, text)
         return super()._call_postprocess(processed_signature, original_signature, outputs, lm, lm_kwargs)
 
     def parse(self, signature: Any, completion: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """What the facts leave out: a person's statements about themselves that no listed fact covers, kept in their words.
 
 A 1.5B model lists five to ten facts per chunk of a conversation and silently drops the rest, however the prompt
-asks. Code can see what it dropped: a sentence a person says about themselves (first person, not a question or a
-request, at least ``min_words`` content words besides words of feeling, pleasantry, time and talk, ``NO_FACT``)
-that shares at most ``max_shared`` content words with every fact listed for the chunk is lost unless it is kept.
+asks. Code can see what it dropped: a sentence a person says about themselves (first person, not a question, a
+request or thanks, at least ``min_words`` content words besides words of feeling, pleasantry, time and talk,
+``NO_FACT``) that shares at most ``max_shared`` content words with every fact listed for the chunk is lost unless it
+is kept.
 Each message's uncovered sentences become one more fact, ``"<speaker>: <sentences>"`` (the speaker's name, else
 ``User``), which then goes through reconciliation like the LM's own facts; bracketed notes such as
 ``[shares a photo: ...]`` are not the speaker's words and are left out.
@@ -49,6 +50,8 @@ NO_FACT = frozenset(
     """.split()
 )
 
+# A sentence that thanks someone ("Thanks, Caroline, for letting me join your journey.") is a courtesy.
+_THANKS = re.compile(r"^\W*(?:thanks|thank\s+you|thx|many\s+thanks)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _NOTE = re.compile(r"\s*\[[^\]]*\]")
 _FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me|myself|mine|we|we're|we've|our|us)\b", re.IGNORECASE)
@@ -61,11 +64,11 @@ _REQUEST = re.compile(
 
 def statements(text: str, *, min_words: int = MIN_WORDS) -> list[str]:
     """The sentences of ``text`` in which the speaker states something about themselves: first person, not a
-    question or a request, with ``min_words`` content words outside :data:`NO_FACT` (see the module)."""
+    question, a request or thanks, with ``min_words`` content words outside :data:`NO_FACT` (see the module)."""
     out = []
     for sentence in _SENTENCE.split(_NOTE.sub("", text).strip()):
         s = sentence.strip()
-        if not s or s.endswith("?") or _REQUEST.search(s) or not _FIRST_PERSON.search(s):
+        if not s or s.endswith("?") or _REQUEST.search(s) or _THANKS.match(s) or not _FIRST_PERSON.search(s):
             continue
         if len(content_words(s) - NO_FACT) >= min_words:
             out.append(s)

@@ -17,11 +17,11 @@ import dspy
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
-from memspy.pipelines.runtime.messages import normalize_messages
+from memspy.pipelines.runtime.messages import content_words, normalize_messages
 from memspy.pipelines.runtime.steps import run_step
-from memspy.pipelines.runtime.strict_json import cut_off
+from memspy.pipelines.runtime.strict_json import complete_items
 from memspy.pipelines.runtime.usage import Usage
-from memspy.pipelines.semantic.attribution import attribute_all
+from memspy.pipelines.semantic.attribution import attribute_all, speakers_of
 from memspy.pipelines.semantic.coverage import uncovered_statements
 from memspy.pipelines.semantic.facts import (
     Fact,
@@ -44,6 +44,9 @@ def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[l
     items = pred.facts if isinstance(pred.facts, list) else [pred.facts]  # a profile's one object
     if manager.attribute_speakers:
         items = attribute_all(items, chunk)
+    # "The user is Caroline": a sentence of nothing but the speakers' names says what the messages already do.
+    names = {w for p in speakers_of(chunk) for w in content_words(p)} | {"user"}
+    items = [i for i in items if not (isinstance(i, str) and content_words(i) <= names)]
     facts, problems = parse_facts(items, manager.schemas)
     if not problems and manager.keeps_uncovered() and all(isinstance(i, str) for i in items):
         lost = uncovered_statements(items, chunk, include_assistant=manager.include_assistant)
@@ -53,7 +56,7 @@ def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[l
 
 def extract_facts(manager: Any, messages: Any, usage: Usage) -> list[Fact]:
     """Step one: the facts of each chunk of ``messages`` (``manager.chunk_chars`` characters), one LM call per
-    chunk (a chunk whose answer is cut off is read again as two halves), deduplicated by text.
+    chunk (see :func:`_chunk_answer` for an answer cut off), deduplicated by text.
 
     Raises:
         MemoryExtractionError: a chunk's answer stayed unparseable or invalid after every retry.
@@ -74,12 +77,19 @@ def extract_facts(manager: Any, messages: Any, usage: Usage) -> list[Fact]:
     return facts
 
 
-def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> list[Fact]:
-    """One chunk's facts; a chunk whose answer is cut off at ``max_tokens`` is read again as two halves.
+class _ReadInHalves(Exception):
+    """A chunk's answer was cut off before it finished any fact: the chunk is read again as two halves."""
 
-    A cut-off answer means the chunk states more than one answer holds: asking again for the same chunk gets the
-    same long list from a small model, so the first cut-off splits the chunk (at message boundaries, each half
-    with the chunk's system messages) instead of spending the retries on it.
+
+def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> list[Fact]:
+    """One chunk's facts. An answer cut off at ``max_tokens`` (or ended as a loop) is not asked for again: a small
+    model asked again writes the same long list.
+
+    - The facts it finished are kept (each one followed by ``,`` or ``]``; the one the cut fell in never is), and
+      what the speakers said that they do not cover is kept in their words, as for any answer
+      (:func:`chunk_facts`): one call for the chunk.
+    - If it finished none, the chunk is read again as two halves (at message boundaries, each with the chunk's
+      system messages); a single message is asked again with the cut fed back, then fails loudly.
     """
     dialogue = render_dialogue(chunk, include_assistant=manager.include_assistant)
     spoken = [m for m in chunk if m.get("role") != "system"]
@@ -87,22 +97,27 @@ def _chunk_answer(manager: Any, chunk: list[dict[str, Any]], usage: Usage) -> li
         return []
     inputs = {"conversation": dialogue, "memory_kinds": manager.kinds_text()}
     validate = functools.partial(chunk_facts, manager, chunk=chunk)
-    splittable = len(spoken) >= 2
+
+    def finished(answer: str) -> list[Fact] | None:
+        items = complete_items(answer, "facts")
+        if items:
+            facts, problems = validate(dspy.Prediction(facts=items))
+            if facts and not problems:
+                return facts
+        if len(spoken) >= 2:
+            raise _ReadInHalves
+        return None
+
     try:
-        return run_step(
-            manager.extract,
-            "extract",
-            usage,
-            validate,
-            manager.max_retries,
-            give_up=cut_off if splittable else None,
-            **inputs,
-        )
+        return run_step(manager.extract, "extract", usage, validate, manager.max_retries, cut_short=finished, **inputs)
     except StepError as e:
-        if not (splittable and cut_off(e.errors)):
-            raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
-    head, half = [m for m in chunk if m.get("role") == "system"], len(spoken) // 2
-    return [*_chunk_answer(manager, head + spoken[:half], usage), *_chunk_answer(manager, head + spoken[half:], usage)]
+        raise MemoryExtractionError(e.errors, attempts=e.attempts) from None
+    except _ReadInHalves:
+        head, half = [m for m in chunk if m.get("role") == "system"], len(spoken) // 2
+        return [
+            *_chunk_answer(manager, head + spoken[:half], usage),
+            *_chunk_answer(manager, head + spoken[half:], usage),
+        ]
 
 
 def apply_facts(manager: Any, facts: list[Fact], working: list[ExistingMemory], usage: Usage) -> list[AppliedOperation]:

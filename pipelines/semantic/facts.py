@@ -45,6 +45,7 @@ __all__ = [
     "resolve_decisions",
     "restates",
     "skip_stored",
+    "unloop",
 ]
 
 
@@ -88,8 +89,26 @@ _ABOUT_TALK = re.compile(
 _COURTESY = re.compile(r"^\s*[A-Z][\w'-]*\s+(?:is\s+|was\s+)?(?:thank|congratulat|compliment|greet|apologi[sz])\w*\b")
 
 
+# A phrase of two to six words said three times or more back to back ("at the beach with their family with their
+# family with their family"): a small model's loop inside one sentence, kept once.
+_REPEATED = re.compile(r"\b(\w+(?:\W+\w+){1,5}?)(?:[\s,]+\1\b){2,}", re.IGNORECASE)
+
+
 def _says_nothing(text: str) -> bool:
     return not text.strip() or any(p.match(text) for p in (_UNNAMED, _ABOUT_TALK, _COURTESY))
+
+
+def unloop(text: str) -> str:
+    """``text`` with each phrase repeated back to back kept once (see ``_REPEATED``), and without the start of
+    one more repeat at its end (a loop cut off mid-phrase)."""
+    parts, pos = [], 0
+    for m in _REPEATED.finditer(text):
+        parts.append(text[pos : m.start()] + m.group(1))
+        pos = m.end()
+        tail = text[pos:].split()
+        if tail and m.group(1).lower().split()[: len(tail)] == [w.lower() for w in tail]:
+            pos = len(text)
+    return "".join(parts) + text[pos:]
 
 
 def restates(fact: str, memory: str) -> bool:
@@ -110,8 +129,10 @@ def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[lis
             body = item.model_dump() if isinstance(item, BaseModel) else dict(item or {})
             schema = next((s for s in schemas if s.name == body.get("kind")), schemas[0])
             content = body.get("content")
-        if isinstance(content, str) and _says_nothing(content):
-            continue
+        if isinstance(content, str):
+            if _says_nothing(content):
+                continue
+            content = unloop(content)
         try:
             valid = schema.validate(content.strip() if isinstance(content, str) else content)
         except SchemaError as e:

@@ -10,7 +10,16 @@ import pytest
 from scripted_engine import scripted
 
 from memspy.pipelines import Memory, MemoryExtractionError, create_memory_manager
-from memspy.pipelines.runtime.strict_json import StrictJSONAdapter, answer_depth, cut_off, finish_reasons, strict
+from memspy.pipelines.runtime.steps import run_step
+from memspy.pipelines.runtime.strict_json import (
+    StrictJSONAdapter,
+    answer_depth,
+    complete_items,
+    cut_off,
+    finish_reasons,
+    strict,
+)
+from memspy.pipelines.runtime.usage import Usage
 
 CUT = '{"operations": [{"action": "insert", "id": null, "kind": "Memory", "content": {"content": "The user is not all'
 GOOD = json.dumps(
@@ -75,3 +84,40 @@ def test_finish_reasons_of_every_response_shape_and_the_adapter_choice() -> None
     plain, chat = dspy.JSONAdapter(), dspy.ChatAdapter()
     assert isinstance(strict(None), StrictJSONAdapter) and isinstance(strict(plain), StrictJSONAdapter)
     assert strict(chat) is chat  # another adapter the user chose is kept
+
+
+def test_the_items_a_cut_off_list_finished_exclude_the_one_the_cut_fell_in() -> None:
+    assert complete_items('{"facts": ["A is 1.", "B is 2.", "C is no', "facts") == ["A is 1.", "B is 2."]
+    assert complete_items('```json\n{"facts": [{"s": "A"}, {"s": "B", "o": ["x",', "facts") == [{"s": "A"}]
+    assert complete_items('{"facts": ["A", "B"]}', "facts") == ["A", "B"]
+    assert complete_items('{"facts": ["A', "facts") == []
+    assert complete_items('{"facts": {"name": "A"', "facts") == []  # not a list
+    assert complete_items('{"other": ["A", "B"', "facts") == []
+
+
+def test_run_step_hands_a_cut_off_answer_to_cut_short_instead_of_asking_again() -> None:
+    class Say(dspy.Signature):
+        """Say things."""
+
+        corrections: str = dspy.InputField()
+        facts: list[str] = dspy.OutputField()
+
+    lm, engine = scripted(('{"facts": ["one", "two", "thr', "length"), ('{"facts": ["again"]}', "stop"))
+    seen: list[str] = []
+
+    def keep_finished(answer: str) -> list[str] | None:
+        seen.append(answer)
+        return complete_items(answer, "facts") or None
+
+    with dspy.context(lm=lm):
+        got = run_step(dspy.Predict(Say), "say", Usage(), accept_facts, 2, cut_short=keep_finished)
+    assert got == ["one", "two"] and engine.calls == 1
+    assert seen == ['{"facts": ["one", "two", "thr']  # the whole answer, not the error's 300-character excerpt
+    lm, engine = scripted(('{"facts": ["on', "length"), ('{"facts": ["again"]}', "stop"))
+    with dspy.context(lm=lm):  # nothing finished: cut_short says None, so the step asks again as usual
+        assert run_step(dspy.Predict(Say), "say", Usage(), accept_facts, 2, cut_short=keep_finished) == ["again"]
+    assert engine.calls == 2
+
+
+def accept_facts(pred: dspy.Prediction) -> tuple[list[str], list[str]]:
+    return list(pred.facts), []

@@ -28,6 +28,8 @@ def test_only_first_person_statements_with_content_count() -> None:
     assert statements("The weather was lovely and sunny all week long.") == []  # not about the speaker
     assert statements("I was so happy and thankful for all the support last week.") == []  # feelings, no fact
     assert statements("Since we last chatted, a lot's been going on in my life!") == []
+    assert statements("Thanks, Caroline, for letting me join your journey at the center.") == []  # a courtesy
+    assert statements("I thanked my landlord for fixing the boiler in my flat.") != []  # a fact that mentions thanks
     assert statements("Wow! I adopted a beagle puppy named Max last week. [shares a photo: a dog]") == [
         "I adopted a beagle puppy named Max last week."
     ]

@@ -35,6 +35,12 @@ def test_a_chunks_facts_are_attributed_then_completed_with_uncovered_statements(
     assert [f.text for f in plain] == ["Gina is opening a dance studio"]
 
 
+def test_a_fact_of_nothing_but_the_speakers_names_is_dropped() -> None:
+    pred = dspy.Prediction(facts=["The user is Jon.", "Gina", "Jon is a banker."])
+    facts, _ = chunk_facts(MemoryManager(keep_uncovered=False), pred, CHAT)
+    assert [f.text for f in facts] == ["Jon is a banker."]
+
+
 def test_each_chunk_is_one_call_and_repeated_facts_are_kept_once() -> None:
     long_chat = [{"role": "user", "content": f"Message {i}: " + "I like green tea a lot. " * 12} for i in range(4)]
     answers = [{"facts": ["The user likes green tea."]}, {"facts": ["the user likes green tea.", "The user is calm."]}]
@@ -59,8 +65,21 @@ def test_new_facts_with_no_memory_shown_insert_without_a_call() -> None:
     assert usage.calls == 0
 
 
-def test_a_chunk_whose_answer_is_cut_off_is_read_again_in_halves() -> None:
-    cut = '{"facts": ["Jon lost his job as a banker", "Jon is opening'
+def test_a_cut_off_answer_keeps_the_facts_it_finished_and_the_uncovered_words_in_one_call() -> None:
+    cut = '{"facts": ["Jon lost his job as a banker", "Jon is opening a dance studio", "Gina adopted two'
+    lm, engine = scripted((cut, "length"), ('{"facts": []}', "stop"))
+    with dspy.context(lm=lm):
+        facts = extract_facts(MemoryManager(keep_uncovered=True), CHAT, Usage())
+    assert engine.calls == 1  # not asked again: the same chunk would get the same long list
+    assert [f.text for f in facts] == [
+        "Jon lost his job as a banker",
+        "Jon is opening a dance studio",
+        "Gina: I adopted two cats from the shelter last month.",  # the fact the cut fell in, in Gina's words
+    ]
+
+
+def test_a_chunk_whose_answer_is_cut_off_before_any_fact_is_read_again_in_halves() -> None:
+    cut = '{"facts": ["Jon lost his job as a banker and then he lost his job and then he lost'
     lm, engine = scripted(
         (cut, "length"),
         ('{"facts": ["Jon lost his job as a banker"]}', "stop"),
@@ -70,6 +89,15 @@ def test_a_chunk_whose_answer_is_cut_off_is_read_again_in_halves() -> None:
         facts = extract_facts(MemoryManager(keep_uncovered=False), CHAT, Usage())
     assert engine.calls == 3  # the cut-off answer, then one call per half: no retry spent on the whole chunk
     assert [f.text for f in facts] == ["Jon lost his job as a banker", "Gina adopted two cats from the shelter"]
+
+
+def test_a_cut_off_answer_whose_finished_items_say_nothing_is_read_in_halves() -> None:
+    cut = '{"facts": ["", "Jon is opening'  # the one finished item is empty: nothing to keep
+    lm, engine = scripted((cut, "length"), ('{"facts": ["Jon lost his job"]}', "stop"), ('{"facts": []}', "stop"))
+    with dspy.context(lm=lm):
+        facts = extract_facts(MemoryManager(keep_uncovered=False), CHAT, Usage())
+    assert engine.calls == 3
+    assert [f.text for f in facts] == ["Jon lost his job"]
 
 
 def test_a_single_message_cut_off_every_time_fails_loudly() -> None:
