@@ -19,6 +19,8 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from memspy.stores.errors import MemspyError
+
 __all__ = [
     "CUT_OFF",
     "MAX_ANSWER_DEPTH",
@@ -96,11 +98,13 @@ def cut_off(problems: list[str]) -> bool:
     return any(CUT_OFF in p for p in problems)
 
 
-class CutOffAnswer(AdapterParseError):
-    """An answer cut off at ``max_tokens`` (or ended early as a loop); ``answer`` holds its whole text."""
+class CutOffAnswer(AdapterParseError, MemspyError):
+    """An answer cut off at ``max_tokens`` (or ended early as a loop); ``answer`` holds its whole text. The shared
+    step loop reads it (:func:`memspy.pipelines.runtime.steps.run_step`); callers see the step's own error."""
 
     def __init__(self, adapter_name: str, signature: Any, answer: str) -> None:
-        super().__init__(
+        AdapterParseError.__init__(
+            self,
             adapter_name=adapter_name,
             signature=signature,
             lm_response=answer[:300],
