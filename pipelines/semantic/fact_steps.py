@@ -17,12 +17,13 @@ import dspy
 
 from memspy.pipelines.errors import MemoryExtractionError, StepError
 from memspy.pipelines.records.format import render_content
-from memspy.pipelines.runtime.messages import content_words, normalize_messages
+from memspy.pipelines.runtime.messages import normalize_messages
 from memspy.pipelines.runtime.steps import run_step
 from memspy.pipelines.runtime.strict_json import complete_items
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.attribution import attribute_all, speakers_of
 from memspy.pipelines.semantic.coverage import uncovered_statements
+from memspy.pipelines.semantic.fact_text import names_only
 from memspy.pipelines.semantic.facts import (
     Fact,
     chunk_messages,
@@ -44,9 +45,8 @@ def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[l
     items = pred.facts if isinstance(pred.facts, list) else [pred.facts]  # a profile's one object
     if manager.attribute_speakers:
         items = attribute_all(items, chunk)
-    # "The user is Caroline": a sentence of nothing but the speakers' names says what the messages already do.
-    names = {w for p in speakers_of(chunk) for w in content_words(p)} | {"user"}
-    items = [i for i in items if not (isinstance(i, str) and content_words(i) <= names)]
+    people = speakers_of(chunk)
+    items = [i for i in items if not (isinstance(i, str) and names_only(i, people))]
     facts, problems = parse_facts(items, manager.schemas)
     if not problems and manager.keeps_uncovered() and all(isinstance(i, str) for i in items):
         lost = uncovered_statements(items, chunk, include_assistant=manager.include_assistant)

@@ -19,7 +19,6 @@ courtesy between the speakers ("Caroline thanks Melanie for her kind words."): n
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from pydantic import BaseModel, Field, create_model
 from memspy.pipelines.errors import SchemaError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import content_words, render_transcript
+from memspy.pipelines.semantic.fact_text import says_nothing, unloop
 from memspy.pipelines.semantic.schemas import MemorySchema
 from memspy.pipelines.semantic.validate import ExistingMemory, merge_content
 from memspy.signatures.facts import FactDecision
@@ -45,7 +45,6 @@ __all__ = [
     "resolve_decisions",
     "restates",
     "skip_stored",
-    "unloop",
 ]
 
 
@@ -80,37 +79,6 @@ def fact_item_type(schemas: list[MemorySchema]) -> Any:
     return create_model("Fact", **fields)
 
 
-# A sentence that opens with one of these names no one: it cannot be read without the conversation.
-_UNNAMED = re.compile(r"^\s*(?:they|it|this|that|these|those|we|you|he|she|there|gonna)\b", re.IGNORECASE)
-# A sentence about the talk itself, or a courtesy one named speaker pays another: nothing to remember.
-_ABOUT_TALK = re.compile(
-    r"^\s*(?:the\s+)?(?:conversation|dialogue|chat|session|transcript|discussion|speakers?)\b", re.IGNORECASE
-)
-_COURTESY = re.compile(r"^\s*[A-Z][\w'-]*\s+(?:is\s+|was\s+)?(?:thank|congratulat|compliment|greet|apologi[sz])\w*\b")
-
-
-# A phrase of two to six words said three times or more back to back ("at the beach with their family with their
-# family with their family"): a small model's loop inside one sentence, kept once.
-_REPEATED = re.compile(r"\b(\w+(?:\W+\w+){1,5}?)(?:[\s,]+\1\b){2,}", re.IGNORECASE)
-
-
-def _says_nothing(text: str) -> bool:
-    return not text.strip() or any(p.match(text) for p in (_UNNAMED, _ABOUT_TALK, _COURTESY))
-
-
-def unloop(text: str) -> str:
-    """``text`` with each phrase repeated back to back kept once (see ``_REPEATED``), and without the start of
-    one more repeat at its end (a loop cut off mid-phrase)."""
-    parts, pos = [], 0
-    for m in _REPEATED.finditer(text):
-        parts.append(text[pos : m.start()] + m.group(1))
-        pos = m.end()
-        tail = text[pos:].split()
-        if tail and m.group(1).lower().split()[: len(tail)] == [w.lower() for w in tail]:
-            pos = len(text)
-    return "".join(parts) + text[pos:]
-
-
 def restates(fact: str, memory: str) -> bool:
     """Whether ``memory`` holds at least half of ``fact``'s content words (so a "skip" can be believed)."""
     words = content_words(fact)
@@ -130,7 +98,7 @@ def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[lis
             schema = next((s for s in schemas if s.name == body.get("kind")), schemas[0])
             content = body.get("content")
         if isinstance(content, str):
-            if _says_nothing(content):
+            if says_nothing(content):
                 continue
             content = unloop(content)
         try:

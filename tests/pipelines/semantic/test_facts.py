@@ -10,7 +10,7 @@ import pytest
 from dspy.utils import DummyLM
 
 from memspy.pipelines import Memory, MemoryManager, Triple, UserProfile, create_memory_store_manager
-from memspy.pipelines.semantic.facts import chunk_messages, parse_facts, render_dialogue, unloop
+from memspy.pipelines.semantic.facts import chunk_messages, parse_facts, render_dialogue
 from memspy.pipelines.semantic.schemas import normalize_schemas
 from memspy.stores import EdgeStore, MiniLMEmbedder
 
@@ -287,16 +287,6 @@ def test_facts_about_the_talk_or_a_courtesy_between_speakers_are_dropped() -> No
         "Caroline thinks the session went well.",
         "The user is grateful for the tea their sister sent.",
     ]
-
-
-def test_a_phrase_looped_inside_a_fact_is_kept_once() -> None:
-    looped = "The user is at the beach with their family with their family with their family with their"
-    listed = parse_facts([looped, "The user said it again and again and again."], normalize_schemas(None))[0]
-    assert [f.text for f in listed] == [
-        "The user is at the beach with their family",
-        "The user said it again and again and again.",
-    ]
-    assert unloop("Step by step, step by step we go") == "Step by step, step by step we go"  # said twice: kept
 
 
 def test_only_the_single_design_is_shown_the_allowed_actions() -> None:
