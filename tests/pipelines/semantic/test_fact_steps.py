@@ -9,7 +9,7 @@ import pytest
 from dspy.utils import DummyLM
 from scripted_engine import scripted
 
-from memspy.pipelines import MemoryExtractionError, MemoryManager
+from memspy.pipelines import MemoryExtractionError, MemoryManager, Triple
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.fact_steps import apply_facts, chunk_facts, extract_facts
 from memspy.pipelines.semantic.validate import parse_existing
@@ -105,3 +105,15 @@ def test_a_single_message_cut_off_every_time_fails_loudly() -> None:
     with dspy.context(lm=lm), pytest.raises(MemoryExtractionError, match="cut off"):
         extract_facts(MemoryManager(max_retries=1), CHAT[:1], Usage())
     assert engine.calls == 2  # nothing left to split: the usual retry, then the typed error
+
+
+def test_a_cut_off_answer_of_triples_keeps_the_finished_triples() -> None:
+    cut = (
+        '{"facts": [{"subject": "Jon", "predicate": "lost", "object": "his job as a banker", "context": null}, '
+        '{"subject": "Gina", "predicate": "adopted", "object": "two ca'
+    )
+    lm, engine = scripted((cut, "length"))
+    with dspy.context(lm=lm):
+        facts = extract_facts(MemoryManager(schemas=[Triple]), CHAT, Usage())
+    assert engine.calls == 1
+    assert [(f.kind, f.content.subject, f.content.object) for f in facts] == [("Triple", "Jon", "his job as a banker")]
