@@ -28,7 +28,6 @@ __all__ = [
     "StrictJSONAdapter",
     "answer_depth",
     "complete_items",
-    "cut_off",
     "finish_reasons",
     "strict",
 ]
@@ -91,11 +90,6 @@ def _call_response(lm: Any, outputs: Any) -> Any:
 
 # The start of the parse error of an answer cut off at max_tokens (or ended early as a loop).
 CUT_OFF = "the answer was cut off at max_tokens"
-
-
-def cut_off(problems: list[str]) -> bool:
-    """Whether ``problems`` (a step's parse errors) say the answer was cut off at ``max_tokens``."""
-    return any(CUT_OFF in p for p in problems)
 
 
 class CutOffAnswer(AdapterParseError, MemspyError):
