@@ -23,7 +23,6 @@ from memspy.pipelines.runtime.strict_json import complete_items
 from memspy.pipelines.runtime.usage import Usage
 from memspy.pipelines.semantic.attribution import attribute_all, speakers_of
 from memspy.pipelines.semantic.coverage import uncovered_statements
-from memspy.pipelines.semantic.fact_text import names_only
 from memspy.pipelines.semantic.facts import (
     Fact,
     chunk_messages,
@@ -45,9 +44,7 @@ def chunk_facts(manager: Any, pred: Any, chunk: list[dict[str, Any]]) -> tuple[l
     items = pred.facts if isinstance(pred.facts, list) else [pred.facts]  # a profile's one object
     if manager.attribute_speakers:
         items = attribute_all(items, chunk)
-    people = speakers_of(chunk)
-    items = [i for i in items if not (isinstance(i, str) and names_only(i, people))]
-    facts, problems = parse_facts(items, manager.schemas)
+    facts, problems = parse_facts(items, manager.schemas, speakers_of(chunk))
     if not problems and manager.keeps_uncovered() and all(isinstance(i, str) for i in items):
         lost = uncovered_statements(items, chunk, include_assistant=manager.include_assistant)
         facts += parse_facts(lost, manager.schemas)[0]

@@ -14,12 +14,14 @@ instead. A fact that "updates" a second memory after the first has made that mem
 second is retired (when deletes are allowed) rather than left to say what the fact replaced. A free-text fact that
 opens with a bare pronoun ("They look great!") names no one and is dropped: a memory must stand alone. So is one
 about the talk rather than a person ("The conversation mentions the kind of words used.") and one that reports a
-courtesy between the speakers ("Caroline thanks Melanie for her kind words."): neither is worth remembering.
+courtesy between the speakers ("Caroline thanks Melanie for her kind words."), or one of nothing but the speakers'
+names ("The user is Caroline."): none is worth remembering. A phrase looped inside a fact is kept once.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +30,7 @@ from pydantic import BaseModel, Field, create_model
 from memspy.pipelines.errors import SchemaError
 from memspy.pipelines.records.format import render_content
 from memspy.pipelines.runtime.messages import content_words, render_transcript
-from memspy.pipelines.semantic.fact_text import says_nothing, unloop
+from memspy.pipelines.semantic.fact_text import names_only, says_nothing, unloop
 from memspy.pipelines.semantic.schemas import MemorySchema
 from memspy.pipelines.semantic.validate import ExistingMemory, merge_content
 from memspy.signatures.facts import FactDecision
@@ -85,8 +87,11 @@ def restates(fact: str, memory: str) -> bool:
     return not words or len(words & content_words(memory)) >= len(words) / 2
 
 
-def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[list[Fact], list[str]]:
-    """Validate the LM's facts; empty ones and repeats are dropped, invalid ones reported as problems."""
+def parse_facts(
+    raw: list[Any] | None, schemas: list[MemorySchema], speakers: Sequence[str] = ()
+) -> tuple[list[Fact], list[str]]:
+    """Validate the LM's facts; repeats and sentences that are no memory (:mod:`.fact_text`; one of nothing but
+    the ``speakers``' names among them) are dropped, invalid ones reported as problems."""
     facts: list[Fact] = []
     problems: list[str] = []
     seen: set[str] = set()
@@ -98,7 +103,7 @@ def parse_facts(raw: list[Any] | None, schemas: list[MemorySchema]) -> tuple[lis
             schema = next((s for s in schemas if s.name == body.get("kind")), schemas[0])
             content = body.get("content")
         if isinstance(content, str):
-            if says_nothing(content):
+            if says_nothing(content) or names_only(content, speakers):
                 continue
             content = unloop(content)
         try:
