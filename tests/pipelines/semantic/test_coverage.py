@@ -45,6 +45,17 @@ def test_sentences_no_fact_covers_are_kept_in_the_speakers_words() -> None:
     assert uncovered_statements(facts, CHAT) == []  # Jon's first message shares "dance", "studio" with a fact
 
 
+def test_a_message_that_speaks_only_as_we_keeps_nothing() -> None:
+    chat = [
+        {"role": "user", "name": "Mel", "content": "We can tackle all of life's big challenges together, right!"},
+        {"role": "user", "name": "Ann", "content": "We hiked the whole ridge trail. I twisted my ankle near the top."},
+    ]
+    assert statements(chat[0]["content"]) != []  # a statement, but of "we" only
+    assert uncovered_statements([], chat) == [
+        "Ann: We hiked the whole ridge trail. I twisted my ankle near the top."  # with one of the speaker's own
+    ]
+
+
 def test_the_assistant_counts_only_when_shown_and_a_nameless_user_is_user() -> None:
     chat = [
         {"role": "user", "content": "I switched my whole team over to Rust last quarter."},

@@ -23,5 +23,8 @@ def test_what_says_nothing_and_what_does() -> None:
     assert says_nothing("  ") and says_nothing("They look great!") and says_nothing("The chat was about pets.")
     assert says_nothing("Jon congratulates Gina on the new job.")
     assert not says_nothing("Gina got a new job at the bakery.")
+    assert says_nothing("Mel shared a photo of the blue vase.") and says_nothing("The user shows pictures of a dog.")
+    assert says_nothing("Jon and Gina shared a photo of the studio.")
+    assert not says_nothing("Gina takes photos of birds.") and not says_nothing("my sister shared a photo")
     assert names_only("The user is Jon Smith.", ["Jon Smith", "Gina"]) and names_only("Gina", ["Gina"])
     assert not names_only("The user is Japanese.", ["Jon"]) and not names_only("Jon is a banker.", ["Jon"])
