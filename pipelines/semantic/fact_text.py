@@ -4,8 +4,8 @@ A sentence that opens with a bare pronoun ("They look great!") cannot be read wi
 the talk itself ("The conversation mentions the kind of words used.") or a courtesy one named speaker pays another
 ("Caroline thanks Melanie for her kind words.") or one that says someone shared a photo ("Mel shared a photo of the
 blue vase.": an act in the chat, mostly the photo's caption retold; what the person did, their words tell) has
-nothing to remember (:func:`says_nothing`), nor has one made of nothing but the speakers' names ("The user is Caroline.", :func:`names_only`). A phrase said three times or more
-back to back is kept once (:func:`unloop`).
+nothing to remember (:func:`says_nothing`), nor has one made of nothing but the speakers' names ("The user is
+Caroline.", :func:`names_only`). A phrase said three times or more back to back is kept once (:func:`unloop`).
 """
 
 from __future__ import annotations
