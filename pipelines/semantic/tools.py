@@ -24,22 +24,13 @@ from memspy.pipelines.records.recall import RankingWeights
 from memspy.pipelines.semantic.schemas import Memory, normalize_schemas
 from memspy.pipelines.semantic.tool_backends import ManageMemory, SearchMemory
 from memspy.pipelines.semantic.tool_schema import LangChainFace, expose
+from memspy.signatures.tools import MANAGE_MEMORY_INSTRUCTIONS, SEARCH_MEMORY_INSTRUCTIONS
 from memspy.stores import BaseStore, Namespace
 
 __all__ = ["MemoryTool", "create_manage_memory_tool", "create_search_memory_tool"]
 
 _ACTIONS = ("create", "update", "delete")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-_MANAGE_DESCRIPTION = (
-    "Save, revise or remove long-term memories that persist across conversations. Create one for durable facts "
-    "(preferences, personal details, plans, decisions); update one by id when it is corrected or refined; "
-    "delete one by id when it is no longer true."
-)
-_SEARCH_DESCRIPTION = (
-    "Search the long-term memories saved in earlier conversations. Returns the best matches as a JSON list of "
-    "objects with key (the id to update or delete), kind, content and score."
-)
 
 
 def _name(name: str) -> str:
@@ -117,7 +108,7 @@ class MemoryTool(LangChainFace, dspy.Tool):
 def create_manage_memory_tool(
     namespace: Namespace | str = ("memories", "{user_id}"),
     *,
-    instructions: str = _MANAGE_DESCRIPTION,
+    instructions: str = MANAGE_MEMORY_INSTRUCTIONS,
     schema: Any = str,
     actions_permitted: Sequence[str] = _ACTIONS,
     store: BaseStore | None = None,
@@ -174,6 +165,7 @@ def create_manage_memory_tool(
 def create_search_memory_tool(
     namespace: Namespace | str = ("memories", "{user_id}"),
     *,
+    instructions: str = SEARCH_MEMORY_INSTRUCTIONS,
     store: BaseStore | None = None,
     name: str = "search_memory",
     response_format: Literal["content", "content_and_artifact"] = "content",
@@ -183,6 +175,7 @@ def create_search_memory_tool(
 
     Args:
         namespace: The namespace (or prefix) to search; ``{name}`` parts are filled on every call.
+        instructions: The tool description: when the agent should search.
         store: The store (default: ``default_store()``).
         name: The tool's name.
         response_format: ``"content"``: a JSON text list of ``{key, kind, content, score}``;
@@ -198,7 +191,7 @@ def create_search_memory_tool(
         "filter": _nullable({"type": "object"}, 'exact-match conditions on memory fields, e.g. {"kind": "Memory"}'),
     }
     backend = SearchMemory(_name(name), NamespaceTemplate(namespace), as_store(store), response_format, weights)
-    tool = MemoryTool(backend, name=name, desc=_SEARCH_DESCRIPTION, args=args, arg_types=dict.fromkeys(args, Any))
+    tool = MemoryTool(backend, name=name, desc=instructions.strip(), args=args, arg_types=dict.fromkeys(args, Any))
     expose(
         tool,
         {

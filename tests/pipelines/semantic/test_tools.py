@@ -224,3 +224,13 @@ def test_create_does_not_store_an_exact_duplicate(tmp_path: Path, embedder: Mini
         assert first.startswith("created memory")
         assert "already holds this" in second and first.split()[-1] in second
         assert len(store.search(("memories", "u1"))) == 1
+
+
+def test_each_tool_describes_when_to_use_it_and_takes_other_instructions(store: EdgeStore) -> None:
+    manage = create_manage_memory_tool(("memories",), store=store)
+    search = create_search_memory_tool(("memories",), store=store)
+    assert "when the user tells you something to remember" in manage.desc
+    assert "Search the long-term memories" in search.desc
+    own = create_search_memory_tool(("memories",), store=store, instructions="  Look up what the user said before. ")
+    assert own.desc == "Look up what the user said before."
+    assert own.to_openai()["function"]["description"] == "Look up what the user said before."
