@@ -44,15 +44,10 @@ from memspy.pipelines import (
     create_search_memory_tool,
     default_store,
 )
+from memspy.signatures.tools import MEMORY_SERVER_INSTRUCTIONS
 from memspy.stores import EdgeStore, Namespace
 
 __all__ = ["BearerTokenMiddleware", "create_mcp_server", "http_app", "main", "serve_http"]
-
-_INSTRUCTIONS = (
-    "Long-term memory that persists across conversations. Search it before answering questions about the "
-    "user; add a memory for durable facts (preferences, personal details, plans, decisions); update or delete "
-    "one by its id when it changes or stops being true."
-)
 
 
 def _header(var: str) -> str:
@@ -106,7 +101,7 @@ def create_mcp_server(
     backend = store if store is not None else default_store()
     manage = create_manage_memory_tool(namespace, store=backend)
     search = create_search_memory_tool(namespace, store=backend)
-    server = MCPServer(name, instructions=_INSTRUCTIONS)
+    server = MCPServer(name, instructions=MEMORY_SERVER_INSTRUCTIONS)
 
     @server.tool()
     def add_memory(content: str, importance: float | None = None, ctx: Context | None = None) -> str:

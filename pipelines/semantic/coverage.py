@@ -58,8 +58,9 @@ NO_FACT = frozenset(
 _THANKS = re.compile(r"^\W*(?:thanks|thank\s+you|thx|many\s+thanks)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _NOTE = re.compile(r"\s*\[[^\]]*\]")
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me|myself|mine|we|we're|we've|our|us)\b", re.IGNORECASE)
-_SELF = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|my|me|myself|mine)\b", re.IGNORECASE)  # the speaker alone
+_SELF_WORDS = r"I|I'm|I've|I'd|I'll|my|me|myself|mine"
+_FIRST_PERSON = re.compile(rf"\b(?:{_SELF_WORDS}|we|we're|we've|our|us)\b", re.IGNORECASE)
+_SELF = re.compile(rf"\b(?:{_SELF_WORDS})\b", re.IGNORECASE)  # the speaker alone
 _REQUEST = re.compile(
     r"^\s*(?:(?:can|could|would|will)\s+you|please|help\s+me|let'?s|tell\s+me|show\s+me|give\s+me|"
     r"I\s+(?:need|want)\s+you|remind\s+me)\b",
