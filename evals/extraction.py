@@ -9,6 +9,9 @@ tokens and seconds per session. The ``raw`` baseline (every turn verbatim) runs 
     python -m memspy.evals.extraction --split test --pipelines raw --out runs/ext-raw
     python -m memspy.evals.extraction --split dev --pipelines semantic --lm local --limit 3 --out runs/ext-sem
     python -m memspy.evals.extraction --split dev --pipelines mypkg.memory:extract --judge --out runs/ext-mine
+    python -m memspy.evals.extraction --split test --pipelines semantic --program runs/bfs.json --lm local
+
+``--program PATH`` adds the ``compiled`` pipeline (the store manager with that saved program) to the run.
 
 The run folder holds ``config.json``, ``sessions.jsonl`` (one row per pipeline per case, appended as it goes,
 with the memories, their closest facts and the facts missed), ``summary.json`` and ``summary.md``. ``--resume``
@@ -32,7 +35,13 @@ from typing import Any
 
 from memspy.evals.extraction_cases import ExtractionCase, split_cases
 from memspy.evals.extraction_match import FactJudge, FactMatcher
-from memspy.evals.extraction_pipelines import PipelineFactory, read_memories, resolve_pipeline, seed_existing
+from memspy.evals.extraction_pipelines import (
+    COMPILED,
+    PipelineFactory,
+    read_memories,
+    resolve_pipeline,
+    seed_existing,
+)
 from memspy.evals.extraction_score import score_case, summarize, summary_markdown
 from memspy.evals.harness import RunDir
 from memspy.pipelines import Usage
@@ -175,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``memspy eval extraction`` argument parser."""
     p = argparse.ArgumentParser(prog="memspy eval extraction", description=__doc__.split("\n\n")[0])
     p.add_argument("--split", choices=("train", "dev", "test"), default="dev", help="dev (default) or test")
-    p.add_argument("--pipelines", default="raw", help="comma list: raw, semantic, or module:attr (default raw)")
+    p.add_argument(
+        "--pipelines", default="raw", help="comma list: raw, semantic, semantic-single, compiled or module:attr"
+    )
+    p.add_argument("--program", default=None, help="a saved compiled program for the 'compiled' pipeline (adds it)")
     p.add_argument("--no-baseline", action="store_true", help="do not add the raw-turns baseline")
     p.add_argument("--sources", default="locomo,labeled", help="locomo and/or labeled (default both)")
     p.add_argument("--data", default=None, help="LoCoMo JSON (default: $MEMSPY_EVAL_DATA or the LoCoMo dev file)")
@@ -227,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [s.strip() for s in args.pipelines.split(",") if s.strip()]
     if not args.no_baseline and "raw" not in names:
         names.insert(0, "raw")
+    if args.program is not None and COMPILED not in names:
+        names.append(COMPILED)
     try:
         cases = split_cases(
             args.split,
@@ -239,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         needs_lm = args.judge or any(n != "raw" for n in names)
         lm = build_lm(resolve_model_name(args.lm)) if needs_lm else None
         judge = FactJudge(build_lm(args.judge_lm) if args.judge_lm else lm) if args.judge else None
-        pipelines = dict(resolve_pipeline(n, lm) for n in names)
+        pipelines = dict(resolve_pipeline(n, lm, program=args.program) for n in names)
         matcher = FactMatcher(threshold=args.threshold, normalize=not args.no_normalize)
     except (ValueError, FileNotFoundError, ImportError, AttributeError, LocalModelUnavailableError) as e:
         print(f"memspy eval extraction: {e}", file=sys.stderr)

@@ -11,8 +11,11 @@ If the pipeline returns something with a ``usage`` attribute (a :class:`memspy.p
 modules do), that is its cost; otherwise LM calls and tokens are read from DSPy's global call history.
 
 Built in (:data:`BUILTIN`): ``raw`` (every non-system message stored verbatim as ``"speaker: text"``, the
-baseline of every run) and ``semantic`` (memspy's store manager). ``module:attr`` names your own: a
-pipeline ``f(messages, store)``, or a factory ``f(lm)`` / ``f()`` returning one.
+baseline of every run), ``semantic`` (memspy's store manager, as ``create_memory_store_manager`` builds it) and
+``semantic-single`` (its one-step design). ``compiled`` is the store manager with a saved compiled program
+(``program=``, what ``memspy optimize extract --out`` saves), so a run can score a program against the
+uncompiled pipeline and the raw baseline on the same cases. ``module:attr`` names your own: a pipeline
+``f(messages, store)``, or a factory ``f(lm)`` / ``f()`` returning one.
 
 Example:
     >>> def mine(messages, store):                                                    # doctest: +SKIP
@@ -26,6 +29,7 @@ import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from memspy.evals.extraction_cases import content_text
@@ -35,6 +39,7 @@ from memspy.stores import BaseStore, PutOp
 
 __all__ = [
     "BUILTIN",
+    "COMPILED",
     "NAMESPACE",
     "ExtractionPipeline",
     "PipelineFactory",
@@ -47,6 +52,7 @@ __all__ = [
 ]
 
 NAMESPACE: tuple[str, ...] = ("memories", "eval")
+COMPILED = "compiled"
 ExtractionPipeline = Callable[[list[dict[str, Any]], BaseStore], Any]
 PipelineFactory = Callable[[], ExtractionPipeline]
 _ACTIVE: dict[str, Any] = {"invalid_at": {"$exists": False}}
@@ -131,16 +137,27 @@ def _required_params(obj: Any) -> int:
     return sum(1 for p in params if p.kind in kinds and p.default is inspect.Parameter.empty)
 
 
-def resolve_pipeline(spec: str, lm: Any = None) -> tuple[str, PipelineFactory]:
-    """``(name, factory)`` for a built-in name or ``module:attr`` (see the module docstring).
+def resolve_pipeline(spec: str, lm: Any = None, *, program: str | Path | None = None) -> tuple[str, PipelineFactory]:
+    """``(name, factory)`` for a built-in name, ``compiled`` (with ``program``) or ``module:attr`` (see the
+    module docstring).
 
     Raises:
-        ValueError: An unknown name, a malformed path, or an attribute that is not callable.
+        ValueError: An unknown name, a malformed path, an attribute that is not callable, or ``compiled``
+            without a ``program``.
+        FileNotFoundError: ``program`` names no file.
     """
+    if spec == COMPILED:
+        if program is None:
+            raise ValueError(
+                "pipeline 'compiled' needs a saved program: pass --program PATH (memspy optimize extract --out PATH)"
+            )
+        if not Path(program).is_file():
+            raise FileNotFoundError(f"--program {program}: no such file; save one with memspy optimize extract --out")
+        return spec, store_manager_pipeline(lm, program=str(program))
     if spec in BUILTIN:
         return spec, BUILTIN[spec](lm)
     if ":" not in spec:
-        raise ValueError(f"unknown pipeline {spec!r}: use one of {sorted(BUILTIN)} or module:attr")
+        raise ValueError(f"unknown pipeline {spec!r}: use one of {sorted([*BUILTIN, COMPILED])} or module:attr")
     module_name, _, attr = spec.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):

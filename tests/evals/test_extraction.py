@@ -14,7 +14,7 @@ from memspy.evals.extraction import evaluate_extraction, main
 from memspy.evals.extraction_cases import ExtractionCase, GoldFact
 from memspy.evals.extraction_match import FactJudge, FactMatcher, mentioned_people, normalize_person
 from memspy.evals.extraction_pipelines import NAMESPACE, raw_turns, resolve_pipeline, store_manager_pipeline
-from memspy.pipelines import Usage
+from memspy.pipelines import Usage, create_memory_manager
 from memspy.stores import BaseStore, MiniLMEmbedder
 
 ACTIVE = {"invalid_at": {"$exists": False}}
@@ -223,6 +223,30 @@ def test_pipelines_resolve_by_name_or_import_path() -> None:
     assert name == "raw_turns" and factory() is raw_turns
     with pytest.raises(ValueError, match="unknown pipeline"):
         resolve_pipeline("nope")
+
+
+def test_a_saved_program_runs_as_the_compiled_pipeline_next_to_the_uncompiled_one(
+    tmp_path: Path, matcher: FactMatcher
+) -> None:
+    # Both pipelines run on the same case in the same run; only the compiled one shows the program's demo.
+    demo = dspy.Example(conversation="MARKER-7 Ana: I have a cat.", memory_kinds="k", facts=["Ana has a cat."])
+    manager = create_memory_manager()
+    manager.extract.demos = [demo.with_inputs("conversation")]
+    program = tmp_path / "program.json"
+    manager.save(str(program))
+    lm = DummyLM([{"facts": ["Sam lives in Lyon."]}] * 2, adapter=dspy.JSONAdapter())
+    pipelines = dict(resolve_pipeline(n, program=program) for n in ("semantic", "compiled"))
+    case = ExtractionCase("new", "labeled", "dev", "insert", update_case().messages, update_case().facts)
+    with dspy.context(lm=lm, adapter=dspy.JSONAdapter()):
+        report = evaluate_extraction(pipelines, [case], matcher=matcher)
+    recalled = {r["pipeline"]: (r["facts_recalled"], r["calls"], r["error"]) for r in report.rows}
+    assert recalled == {"semantic": (1, 1, None), "compiled": (1, 1, None)}
+    shown = ["MARKER-7" in json.dumps(entry["messages"]) for entry in lm.history]
+    assert shown == [False, True]
+    with pytest.raises(ValueError, match="--program PATH"):
+        resolve_pipeline("compiled")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        resolve_pipeline("compiled", program=tmp_path / "missing.json")
 
 
 def test_main_runs_the_raw_baseline_on_a_labeled_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

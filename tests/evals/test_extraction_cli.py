@@ -34,3 +34,12 @@ def test_memspy_eval_extraction_runs_the_raw_baseline(tmp_path: Path, capsys: py
     with pytest.raises(SystemExit) as bad:
         main(["eval", "extraction", "--split", "holdout"])
     assert bad.value.code == 2
+
+
+def test_the_compiled_pipeline_names_the_program_it_needs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval", "extraction", "--sources", "labeled", "--lm", "openai/gpt-4o-mini", "--out", str(tmp_path / "r")]
+    assert main([*base, "--pipelines", "compiled"]) == 2
+    assert "needs a saved program: pass --program PATH" in capsys.readouterr().err
+    assert main([*base, "--program", str(tmp_path / "missing.json")]) == 2  # --program adds 'compiled'
+    assert "missing.json: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing ran
