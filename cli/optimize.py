@@ -3,7 +3,8 @@
     memspy optimize extract --train train.jsonl --dev dev.jsonl --optimizer bootstrap --out compiled.json
 
 Without ``--train`` the pipeline's bundled labeled set is used (``memspy.evals/_data/``: ``semantic_extraction``
-for ``extract``, ``episodes`` for ``episode``, ``reflections`` for ``reflection``); without ``--dev`` the records
+for ``extract``, ``episodes`` for ``episode``, ``reflections`` for ``reflection``), or the one ``--dataset`` names
+(``semantic_sessions``: 30 long two-person chats, each with its dense facts); without ``--dev`` the records
 marked ``"split": "dev"`` in the train file are the dev set (see :func:`memspy.evals.labeled.split_records`).
 The dev set is only scored, before and after compiling (MIPROv2 and GEPA select candidates on the train set), so
 the two scores are comparable. Load the result with ``create_memory_manager(program="compiled.json",
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="memspy optimize", description="Compile a memspy pipeline with DSPy.")
     p.add_argument("pipeline", choices=sorted(PIPELINES), help="the pipeline to compile")
     p.add_argument("--train", type=Path, help="labeled JSONL (default: the pipeline's bundled set)")
+    p.add_argument(
+        "--dataset", help="a bundled labeled set by name instead of --train (semantic_sessions: long two-person chats)"
+    )
     p.add_argument("--dev", type=Path, help="labeled JSONL to score on (default: the train file's dev split)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="bootstrap")
     p.add_argument("--out", type=Path, default=Path("compiled.json"), help="where to save the compiled program")
@@ -52,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-demos", type=int, default=3, help="most bootstrapped and most labeled demos")
     p.add_argument("--limit", type=int, default=None, help="use N train and N dev records, spread over each set")
     p.add_argument("--threshold", type=float, default=0.75, help="MiniLM cosine for a semantic match")
+    p.add_argument(
+        "--pass-mark", type=float, default=1.0, help="metric score a bootstrapped trace needs to become a demo (0-1]"
+    )
     p.add_argument("--threads", type=int, default=1, help="parallel evaluations (1 for the local LM)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cache", action="store_true", help="disable DSPy's cache (a re-run then calls the LM again)")
@@ -59,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _records(args: argparse.Namespace, task: str, dataset: str) -> tuple[list, list]:
-    train_path = args.train or bundled_dataset(dataset)
+    if args.train is not None and args.dataset is not None:
+        raise ValueError("give --train (a file) or --dataset (a bundled set), not both")
+    train_path = args.train or bundled_dataset(args.dataset or dataset)
     records = load_labeled(train_path, task=task)
     if args.dev is not None:
         train, dev = records, load_labeled(args.dev, task=task)
@@ -83,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         spec = PIPELINES[args.pipeline]
+        if not 0 < args.pass_mark <= 1:
+            raise ValueError(f"--pass-mark must be in (0, 1], got {args.pass_mark}")
         train_records, dev_records = _records(args, spec.task, spec.dataset)
         if not train_records or not dev_records:
             raise ValueError(f"need train and dev records, got {len(train_records)} and {len(dev_records)}")
@@ -96,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     program = build_pipeline(args.pipeline)
     train = make_examples(args.pipeline, train_records, program)
     dev = make_examples(args.pipeline, dev_records, program)
-    metric = make_metric(args.pipeline, TextMatcher(threshold=args.threshold))
+    metric = make_metric(args.pipeline, TextMatcher(threshold=args.threshold), pass_threshold=args.pass_mark)
     print(f"memspy optimize {args.pipeline} with {args.optimizer} on {getattr(lm, 'model', lm)}: "
           f"{len(train)} train, {len(dev)} dev examples")  # fmt: skip
     usage = Usage()

@@ -234,3 +234,47 @@ def test_gepa_reflects_on_the_metric_feedback(data: Path, embedder: MiniLMEmbedd
         "Missed: insert 'The user is vegetarian.'" in asked
         and "Not expected: insert 'The user likes football.'" in asked
     )
+
+
+def test_optimize_cli_pass_mark_lets_a_partly_right_trace_become_a_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The canned answer lists one of the two labeled facts: F1 0.67, a demo only below a pass mark of 1.
+    two = {**ROWS[0], "id": "two", "messages": user("I always use dark mode and I am vegetarian."),
+           "expected": [ins("The user always uses dark mode."), ins("The user is vegetarian.")]}  # fmt: skip
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (two, ROWS[4])) + "\n")
+    bootstrapped = {}
+    for mark in ("1", "0.6"):
+        out = tmp_path / f"c{mark}.json"
+        args = ["extract", "--train", str(path), "--optimizer", "bootstrap", "--max-demos", "1", "--out", str(out)]
+        with dspy.context(lm=dummy()):
+            assert optimize_main([*args, "--pass-mark", mark]) == 0
+        demos = create_memory_manager(program=out, enable_deletes=True).extract.demos
+        bootstrapped[mark] = [bool(d.get("augmented")) for d in demos]
+    assert bootstrapped == {"1": [False], "0.6": [True]}  # a labeled demo tops up where no trace passed
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [(["--pass-mark", "0"], "--pass-mark must be in (0, 1]"), (["--dataset", "semantic_sessions"], "not both")],
+)
+def test_optimize_cli_rejects_a_bad_pass_mark_or_two_sources(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], error: str
+) -> None:
+    out = tmp_path / "x.json"
+    with dspy.context(lm=dummy()):
+        code = optimize_main(["extract", "--train", str(data), *extra, "--out", str(out)])
+    assert code == 2 and error in capsys.readouterr().err and not out.exists()
+
+
+def test_optimize_cli_compiles_on_a_bundled_set_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sessions.json"
+    with dspy.context(lm=dummy()):  # no canned answer fits these chats: scored 0, labeled demos need no LM
+        code = optimize_main(
+            ["extract", "--dataset", "semantic_sessions", "--optimizer", "labeled", "--max-demos", "1",
+             "--limit", "1", "--out", str(out)]
+        )  # fmt: skip
+    assert code == 0 and "1 train, 1 dev" in capsys.readouterr().out
+    (demo,) = create_memory_manager(program=out).extract.demos
+    assert "[session date:" in demo["conversation"] and len(demo["facts"]) >= 7

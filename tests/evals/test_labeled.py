@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -133,3 +134,23 @@ def test_bundled_semantic_extraction_set_is_valid_and_varied() -> None:
     assert sum(1 for r in records if r.fields["existing"]) >= 10
     with pytest.raises(FileNotFoundError):
         bundled_dataset("no_such_set")
+
+
+def test_bundled_sessions_are_long_two_person_chats_with_dense_facts() -> None:
+    records = load_labeled(bundled_dataset("semantic_sessions"), task="extract")
+    assert len(records) == 30 and Counter(r.split for r in records) == {"train": 21, "dev": 9}
+    ids = {r.id for r in load_labeled(bundled_dataset(), task="extract")}
+    assert not ids & {r.id for r in records}  # records of their own, not copies of the short set
+    pairs = set()
+    for r in records:
+        first, *turns = r.fields["messages"]
+        assert first["role"] == "system" and first["content"].startswith("[session date: ")
+        names = [m["name"] for m in turns]
+        assert len(turns) >= 16 and len(set(names)) == 2 and all(a != b for a, b in itertools.pairwise(names))
+        pairs.add(frozenset(names))
+        facts = r.fields["expected"]
+        assert 7 <= len(facts) and all(op["action"] == "insert" for op in facts)
+        # Standalone, third person, most naming a speaker: the shape of the memories the extract step writes.
+        assert not any(set(op["content"].lower().replace(".", " ").split()) & {"i", "me", "my", "we"} for op in facts)
+        assert sum(any(n in op["content"] for n in names) for op in facts) >= 0.6 * len(facts)
+    assert len(pairs) == 3
