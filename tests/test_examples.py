@@ -21,6 +21,16 @@ def test_store_quickstart_runs(
     assert "importance >= 0.7: ['diet']" in out
 
 
-@pytest.mark.parametrize("name", ["semantic_memory.py", "hot_path_agent.py"])
+def test_compile_memory_manager_compiles_saves_and_loads_without_an_lm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "compiled.json"
+    monkeypatch.setattr(sys, "argv", ["compile_memory_manager.py", str(out), "--compile-only"])
+    runpy.run_path(str(EXAMPLES / "compile_memory_manager.py"), run_name="__main__")
+    assert out.is_file() and "as the extract step's demos" in capsys.readouterr().out
+    assert '"long-' in out.read_text()  # the demos are the bundled long sessions
+
+
+@pytest.mark.parametrize("name", ["semantic_memory.py", "hot_path_agent.py", "compile_memory_manager.py"])
 def test_lm_examples_compile(name: str) -> None:
     compile((EXAMPLES / name).read_text(), name, "exec")
